@@ -1,0 +1,1 @@
+"""Emulators of the control planes m8trx.deployer drives (brain, Tailscale, Cloudflare)."""
