@@ -7,6 +7,7 @@ ROOT=$PWD
 export PATH=$ROOT/.venv/bin:$PATH
 export CONTAINERS_CONF=$ROOT/sandbox/containers.conf ANSIBLE_HOME=$ROOT/.cache/ansible-home
 export ANSIBLE_CONFIG=$ROOT/ansible.cfg ANSIBLE_FORCE_COLOR=0 PY_COLORS=0 PYTHONDONTWRITEBYTECODE=1
+export HYPOTHESIS_STORAGE_DIRECTORY=$ROOT/.cache/hypothesis
 PYVER=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VERSION=$(python -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')
 PYTEST=(python -m pytest -p no:cacheprovider)
