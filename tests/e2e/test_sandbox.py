@@ -6,6 +6,7 @@ import json
 import stat
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from sandbox import launcher
@@ -52,15 +53,15 @@ def test_status_reports_every_service_up():
 
 
 def test_smoke_playbook_touches_all_four_planes(run_playbook, emulators, secrets_of):
-    for client in emulators.values():
-        client.post("/_emulator/reset").raise_for_status()
+    started = time.time()  # no reset: other tests may share the sandbox; look only at newer requests
     result = run_playbook("playbooks/smoke.yml", "-vvv")
     output = result.stdout + result.stderr
     assert result.returncode == 0, output[-3000:]
     assert "AWS: account 123456789012" in output
     assert "minted and deleted cust_smoke_" in output
     assert "cloudflare: token active, zone m8trx-sandbox.example" in output
-    seen = {name: {(r["method"], r["path"], r["status"]) for r in client.get("/_emulator/requests").json()}
+    seen = {name: {(r["method"], r["path"], r["status"]) for r in client.get("/_emulator/requests").json()
+                   if r["time"] >= started}
             for name, client in emulators.items()}
     assert any(m == "POST" and p == "/admin/customers" and s == 201 for m, p, s in seen["brain"])
     assert any(m == "DELETE" and p.startswith("/admin/customers/cust_smoke_") and s == 204 for m, p, s in seen["brain"])
