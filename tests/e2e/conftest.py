@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import httpx
@@ -40,7 +41,8 @@ def run_playbook(sandbox_env):
         env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
         env.setdefault("ANSIBLE_HOME", str(REPO / ".cache" / "ansible-home"))
         env["ANSIBLE_FORCE_COLOR"] = "0"
-        return subprocess.run(["ansible-playbook", *args], cwd=REPO, env=env, capture_output=True,
+        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+        return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), *args], cwd=REPO, env=env, capture_output=True,
                               text=True, stdin=subprocess.DEVNULL, timeout=900, check=False)
     return _run
 
