@@ -60,8 +60,14 @@ stage_build() {
 }
 
 stage_e2e() {
+  # a sandbox that was already up (a developer's) is left running; one started here is stopped again
+  local was_up=0 rc
+  python -m sandbox.launcher status >/dev/null 2>&1 && was_up=1
   python -m sandbox.launcher up || return 1
   PYTHONPATH=$ROOT "${PYTEST[@]}" -q tests/e2e
+  rc=$?
+  [ "$was_up" = 1 ] || python -m sandbox.launcher down >/dev/null
+  return $rc
 }
 
 ALL=(unit sanity lint build e2e)
