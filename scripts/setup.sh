@@ -12,18 +12,26 @@ export DEBIAN_FRONTEND=noninteractive PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INP
 
 step() { printf '==> %s\n' "$*"; }
 die() { printf 'setup: %s\n' "$*" >&2; exit 1; }
-run_logged() {  # run_logged NAME CMD...: quiet unless it fails, then show the log's tail
-  local log=$LOGS/$1.log; shift
-  if ! "$@" >"$log" 2>&1; then
+run_logged() {  # run_logged NAME CMD...: output to a log, a progress line every 15 s, the log's tail on failure
+  local log=$LOGS/$1.log pid rc start=$SECONDS; shift
+  "$@" >"$log" 2>&1 &
+  pid=$!
+  while kill -0 "$pid" 2>/dev/null; do
+    sleep 1
+    if (( (SECONDS - start) % 15 == 0 )) && kill -0 "$pid" 2>/dev/null; then
+      printf '    ... %ds (%s)\n' $((SECONDS - start)) "$(grep -v 'is ignored' "$log" | tail -n 1 | cut -c1-100)"
+    fi
+  done
+  wait "$pid"; rc=$?
+  if [ "$rc" -ne 0 ]; then
     grep -v "is ignored: it is neither a file nor a directory" "$log" | tail -n 25 >&2
     die "'$*' failed (full log: $log)"
   fi
 }
 
 # ---------------------------------------------------------------- privileges
-if [ "$(id -u)" -eq 0 ]; then SUDO=""
-elif command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO="sudo -n"
-else SUDO=""; fi
+SUDO=()
+if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=(sudo -n); fi
 
 # ---------------------------------------------------------------- OS packages
 OS_PACKAGES=(podman runc conmon containernetworking-plugins slirp4netns uidmap debootstrap
@@ -34,12 +42,12 @@ for pkg in "${OS_PACKAGES[@]}"; do
 done
 if [ ${#missing[@]} -gt 0 ]; then
   command -v apt-get >/dev/null || die "install these packages with your package manager: ${missing[*]}"
-  if [ "$(id -u)" -ne 0 ] && [ -z "$SUDO" ]; then
+  if [ "$(id -u)" -ne 0 ] && [ ${#SUDO[@]} -eq 0 ]; then
     die "run as root or with passwordless sudo, or install: sudo apt-get install ${missing[*]}"
   fi
   step "installing OS packages: ${missing[*]}"
-  run_logged apt-update $SUDO apt-get update -q
-  run_logged apt-install $SUDO apt-get install -y -q "${missing[@]}"
+  run_logged apt-update "${SUDO[@]}" apt-get update -q
+  run_logged apt-install "${SUDO[@]}" apt-get install -y -q "${missing[@]}"
 fi
 
 # ---------------------------------------------------------------- Python
@@ -59,9 +67,9 @@ pick_python() {
 if [ -n "${M8TRX_PYTHON:-}" ]; then PY=$M8TRX_PYTHON
 elif ! PY=$(pick_python); then
   if command -v python3 >/dev/null && python3 -c 'import sys; sys.exit(sys.version_info < (3, 11))'; then
-    [ "$(id -u)" -eq 0 ] || [ -n "$SUDO" ] || die "install python3-venv (sudo apt-get install python3-venv)"
+    [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ] || die "install python3-venv (sudo apt-get install python3-venv)"
     step "installing python3-venv"
-    run_logged apt-venv $SUDO apt-get install -y -q python3-venv
+    run_logged apt-venv "${SUDO[@]}" apt-get install -y -q python3-venv
     PY=$(pick_python) || die "python3 -m venv does not work; install python3-venv"
   else
     die "Python >= 3.11 is needed (Debian 12: sudo apt-get install python3 python3-venv)"
@@ -79,7 +87,7 @@ if [ "$(cat .venv/.m8trx-stamp 2>/dev/null)" != "$VENV_STAMP" ]; then
   rm -rf .venv
   run_logged venv "$PY" -m venv .venv
   run_logged pip-upgrade .venv/bin/python -m pip install -q --upgrade pip
-  run_logged pip-install .venv/bin/python -m pip install -q -r requirements/tools.in -c "$CONSTRAINTS"
+  run_logged pip-install .venv/bin/python -m pip install --progress-bar off -r requirements/tools.in -c "$CONSTRAINTS"
   echo "$VENV_STAMP" > .venv/.m8trx-stamp
 else
   step ".venv is current (Python $PYVER, ansible-core $(.venv/bin/python -c 'import ansible; print(ansible.__version__)'))"

@@ -2,7 +2,7 @@
 # The test suite in stages: `scripts/test.sh [stage ...]` (default: all). Each stage's time and
 # result is summarised at the end; the exit code is non-zero when any stage failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT=$PWD
 export PATH=$ROOT/.venv/bin:$PATH
 export CONTAINERS_CONF=$ROOT/sandbox/containers.conf ANSIBLE_HOME=$ROOT/.cache/ansible-home
