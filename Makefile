@@ -14,7 +14,7 @@ export PY_COLORS := 0
 # run a command with the sandbox's variables (.sandbox/env) in its environment
 WITH_SANDBOX := set -a; . $(CURDIR)/.sandbox/env; set +a;
 
-.PHONY: help setup demo test test-full sandbox-up sandbox-down sandbox-status unit sanity lint build ee e2e clean
+.PHONY: help setup demo test test-full sandbox-up sandbox-down sandbox-status unit sanity lint build e2e molecule clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ build: ## build the collection, install it from the tarball, ansible-builder cre
 
 e2e: ## playbook runs against the sandbox
 	@scripts/test.sh e2e
+
+molecule: ## molecule scenarios of the host roles (podman, local systemd image)
+	@scripts/test.sh molecule
 
 clean: sandbox-down ## remove build output (keeps .venv and the base image)
 	rm -rf .cache/dist .cache/install .cache/sanity context

@@ -59,18 +59,40 @@ stage_build() {
   test -s context/Containerfile && echo "ansible-builder create: context/Containerfile written"
 }
 
-stage_e2e() {
-  # a sandbox that was already up (a developer's) is left running; one started here is stopped again
-  local was_up=0 rc
-  python -m sandbox.launcher status >/dev/null 2>&1 && was_up=1
+# the sandbox is started by the first stage that needs it; one started here is stopped at exit,
+# one that was already up (a developer's) is left running
+SANDBOX_STARTED=0
+need_sandbox() {
+  python -m sandbox.launcher status >/dev/null 2>&1 && return 0
   python -m sandbox.launcher up || return 1
+  SANDBOX_STARTED=1
+}
+trap '[ "$SANDBOX_STARTED" = 1 ] && python -m sandbox.launcher down >/dev/null' EXIT
+
+stage_e2e() {
+  need_sandbox || return 1
   PYTHONPATH=$ROOT "${PYTEST[@]}" -q tests/e2e
-  rc=$?
-  [ "$was_up" = 1 ] || python -m sandbox.launcher down >/dev/null
+}
+
+stage_molecule() {
+  local scenarios=() dir rc=0
+  for dir in extensions/molecule/*/molecule.yml; do
+    [ -e "$dir" ] && scenarios+=("$(basename "$(dirname "$dir")")")
+  done
+  [ ${#scenarios[@]} -gt 0 ] || { echo "no molecule scenarios"; return 0; }
+  need_sandbox || return 1
+  set -a
+  # shellcheck source=/dev/null
+  . "$ROOT/.sandbox/env"
+  set +a
+  for scenario in "${scenarios[@]}"; do
+    echo "--- molecule test -s $scenario"
+    molecule test -s "$scenario" || rc=1
+  done
   return $rc
 }
 
-ALL=(unit sanity lint build e2e)
+ALL=(unit sanity lint build e2e molecule)
 [ $# -gt 0 ] && STAGES=("$@") || STAGES=("${ALL[@]}")
 declare -a SUMMARY
 failed=0 passed=0
