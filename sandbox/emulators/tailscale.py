@@ -16,6 +16,7 @@ policy with a raw HuJSON body; empty body = default), ``POST /_emulator/tailscal
 from __future__ import annotations
 
 import base64
+import email.utils
 import hashlib
 import hmac
 import json
@@ -751,8 +752,11 @@ def create_app():
 
         async def tagged_send(message):
             if message["type"] == "http.response.start":
-                message = dict(message, headers=list(message.get("headers", [])) + [
-                    (b"x-tailscale-request-id", request_id)])
+                # the Date header follows the emulator's clock (/_emulator/tailscale/clock), so clients
+                # that measure key lifetimes against the server's time see the advanced time too
+                date = email.utils.formatdate(ts.now(), usegmt=True).encode()
+                message = dict(message, headers=[h for h in message.get("headers", []) if h[0].lower() != b"date"] + [
+                    (b"x-tailscale-request-id", request_id), (b"date", date)])
             await send(message)
 
         await asgi(scope, receive, tagged_send)

@@ -497,3 +497,15 @@ def test_rate_faults_are_reproducible_with_a_seed(api, tailscale):
     first, second = run(), run()
     assert first == second
     assert set(first) == {200, 503}
+
+
+def test_date_header_follows_the_emulator_clock(tailscale):
+    import email.utils
+    import time
+
+    headers = {"Authorization": "Bearer " + tailscale.settings["TAILSCALE_API_KEY"]}
+    before = email.utils.parsedate_to_datetime(tailscale.client.get("/api/v2/tailnet/-/keys", headers=headers).headers["date"])
+    assert abs(before.timestamp() - time.time()) < 5
+    tailscale.client.post("/_emulator/tailscale/clock", json={"advance_seconds": 86400}).raise_for_status()
+    after = email.utils.parsedate_to_datetime(tailscale.client.get("/api/v2/tailnet/-/keys", headers=headers).headers["date"])
+    assert 86400 - 5 < after.timestamp() - before.timestamp() < 86400 + 5
