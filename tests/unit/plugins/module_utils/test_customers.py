@@ -89,10 +89,10 @@ def test_vpc_octet_is_stable_and_avoids_taken_octets():
 
 
 def test_existing_vpcs_keep_their_octet_and_block_others():
-    plans, _ = c.plan({"beta": {"m8trx_template": "baseline"}}, DOMAIN, taken_octets={c.vpc_octet("beta"): "zeta"})
+    plans, _errors = c.plan({"beta": {"m8trx_template": "baseline"}}, DOMAIN, taken_octets={c.vpc_octet("beta"): "zeta"})
     assert plans["beta"]["vpc_cidr"] == "10.%d.0.0/16" % c.vpc_octet("beta", taken={c.vpc_octet("beta")})
     owned = c.OCTET_RANGE[0] if c.vpc_octet("acme") != c.OCTET_RANGE[0] else c.OCTET_RANGE[0] + 1
-    plans, _ = c.plan({"acme": agent()}, DOMAIN, taken_octets={owned: "acme"})
+    plans, _errors = c.plan({"acme": agent()}, DOMAIN, taken_octets={owned: "acme"})
     assert plans["acme"]["vpc_cidr"] == "10.%d.0.0/16" % owned
 
 
@@ -105,7 +105,7 @@ def test_two_new_customers_never_share_an_octet():
 
 
 def test_select_by_customer_and_unknown_customer_message():
-    plans, _ = c.plan({"acme": agent(), "acme-finance": agent(m8trx_customer="acme"), "beta": agent()}, DOMAIN)
+    plans, _errors = c.plan({"acme": agent(), "acme-finance": agent(m8trx_customer="acme"), "beta": agent()}, DOMAIN)
     assert c.select(plans, customer="acme") == ["acme", "acme-finance"]
     with pytest.raises(ValueError, match="customer 'zeta' is not in the inventory: add a host for it"):
         c.select(plans, customer="zeta")
