@@ -28,13 +28,18 @@ shipped_copy() {
 }
 
 stage_unit() {
-  PYTHONPATH=$ROOT/.venv/dev-collections:$ROOT "${PYTEST[@]}" -q tests/unit tests/sandbox
+  PYTHONPATH=$ROOT/.venv/dev-collections:$ROOT/.venv/collections:$ROOT "${PYTEST[@]}" -q tests/unit tests/sandbox
 }
 
 stage_sanity() {
   local dir
   dir=${M8TRX_SANITY_DIR:-$HOME/.cache/m8trx-deployer/sanity-$(printf %s "$ROOT" | sha256sum | cut -c1-8)}/ansible_collections/m8trx/deployer
   shipped_copy "$dir"
+  # the dependency collections (amazon.aws for ssm_bundle's imports, …) beside the copy, as ansible-test expects
+  local ns
+  for ns in "$ROOT"/.venv/collections/ansible_collections/*/; do
+    ln -sfn "$ns" "$(dirname "$(dirname "$dir")")/$(basename "$ns")"
+  done
   # pip's chatter while ansible-test builds its per-test venvs is dropped; everything else is shown
   (cd "$dir" && ansible-test sanity --venv --python "$PYVER" --color no 2>&1) | grep --line-buffered -vE \
     'is ignored: it is neither|^ *(Looking in|Collecting|Downloading|Processing|Installing|Successfully|Attempting|Found existing|Uninstalling|Requirement already|Using cached)|━━'

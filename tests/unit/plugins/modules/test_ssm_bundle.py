@@ -1,0 +1,284 @@
+"""ssm_bundle: validation before any API call, reading, planning (desired vs current -> writes, deletes,
+tag changes, diff) and applying, table-driven, without AWS."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import botocore.exceptions
+import pytest
+
+# builds on amazon.aws: scripts/test.sh puts .venv/collections (the dependency collections) on PYTHONPATH
+from ansible_collections.m8trx.deployer.plugins.modules import ssm_bundle
+
+PATH = "/m8trx/acme/"
+SECRET = "s3cret-value-never-shown"
+
+
+def params(**kw):
+    base = dict(path=PATH, parameters=[], key_id=None, tags=None, purge_tags=True, purge=False, recursive=False, state="present")
+    base.update(kw)
+    return base
+
+
+def item(name, value=SECRET, **kw):
+    base = dict(name=name, value=value, type="SecureString", key_id=None, description=None, tags=None)
+    base.update(kw)
+    return base
+
+
+def want(value=SECRET, type="SecureString", key_id="alias/aws/ssm", description=None, tags=None):
+    return dict(value=value, type=type, key_id=key_id if type == "SecureString" else None, description=description, tags=tags)
+
+
+def have(value=SECRET, type="SecureString", key_id="alias/aws/ssm", description=None, version=1, tags=None):
+    cur = dict(value=value, type=type, key_id=key_id if type == "SecureString" else None, description=description, version=version)
+    if tags is not None:
+        cur["tags"] = tags
+    return cur
+
+
+# --- validation ------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw, expected", [
+    (dict(parameters=[item("brain-key")]), {"brain-key": want()}),
+    (dict(parameters=[item("brain-url", "https://b", type="String")]), {"brain-url": want("https://b", type="String")}),
+    (dict(key_id="alias/k", parameters=[item("a"), item("b", key_id="alias/own"), item("c", "x", type="String")]),
+     {"a": want(key_id="alias/k"), "b": want(key_id="alias/own"), "c": want("x", type="String")}),
+    (dict(tags={"Customer": "acme", "n": 1}, parameters=[item("a", tags={"n": 2}), item("b")]),
+     {"a": want(tags={"Customer": "acme", "n": "2"}), "b": want(tags={"Customer": "acme", "n": "1"})}),
+    (dict(recursive=True, parameters=[item("db/password")]), {"db/password": want()}),
+    (dict(parameters=[item("x.y_z-1", description="d")]), {"x.y_z-1": want(description="d")}),
+    (dict(state="absent", parameters=[item("a", None), item("a", None)]), {}),
+    (dict(path="/a/"), {}),
+])
+def test_valid_input_gives_the_desired_state(kw, expected):
+    assert ssm_bundle.validate(params(**kw)) == (expected, None)
+
+
+@pytest.mark.parametrize("kw, fragment", [
+    (dict(path="m8trx/acme/"), "must start and end with '/'"),
+    (dict(path="/m8trx/acme"), "must start and end with '/'"),
+    (dict(path="/"), "at least one level"),
+    (dict(path="/m8trx//acme/"), "path '/m8trx//acme/' is not valid"),
+    (dict(path="/m8trx/ac me/"), "is not valid"),
+    (dict(path="/aws/acme/"), "reserves names beginning with 'aws' or 'ssm'"),
+    (dict(path="/SSM/"), "reserves"),
+    (dict(parameters=[item("a b")]), "parameter name 'a b' is not valid"),
+    (dict(parameters=[item("db/password")]), "('/' only with recursive=true)"),
+    (dict(recursive=True, parameters=[item("db//password")]), "parameter name 'db//password' is not valid"),
+    (dict(parameters=[item("a"), item("a")]), "parameter 'a' is listed twice"),
+    (dict(parameters=[item("a", None)]), "parameter 'a' needs a value of 1 to 4096 bytes"),
+    (dict(parameters=[item("a", "")]), "needs a value"),
+    (dict(parameters=[item("a", "é" * 2049)]), "needs a value of 1 to 4096 bytes"),
+    (dict(parameters=[item("a", type="String", key_id="alias/k")]), "key_id is only for SecureString"),
+    (dict(parameters=[item("n" * 1000)]), "too long"),
+    (dict(recursive=True, parameters=[item("/".join("abcdefghijklmn"))]), "15 levels"),
+])
+def test_invalid_input_says_what_to_fix(kw, fragment):
+    desired, error = ssm_bundle.validate(params(**kw))
+    assert desired is None
+    assert fragment in error
+    assert SECRET not in error
+
+
+# --- reading ---------------------------------------------------------------------------------------
+
+def test_current_merges_values_metadata_and_tags():
+    by_path = [dict(Name=PATH + "a", Type="SecureString", Value="va", Version=3),
+               dict(Name=PATH + "new", Type="String", Value="vn", Version=1)]
+    described = [dict(Name=PATH + "a", Type="SecureString", KeyId="alias/k", Description="d", Version=3),
+                 dict(Name=PATH + "b", Type="String", Version=2)]
+    tags = {"a": {"Customer": "acme", "aws:cloudformation:stack-name": "s"}, "gone": {"x": "y"}}
+    assert ssm_bundle.current_from(PATH, by_path, described, tags) == {
+        "a": dict(value="va", type="SecureString", key_id="alias/k", description="d", version=3, tags={"Customer": "acme"}),
+        "b": dict(value=None, type="String", key_id=None, description=None, version=2),
+        "new": dict(value="vn", type="String", key_id=None, description=None, version=1),
+    }
+
+
+# --- planning --------------------------------------------------------------------------------------
+
+NOOP = dict(operation=None, put=False, add_tags={}, remove_tags=[])
+PUT = dict(operation="update", put=True, add_tags={}, remove_tags=[])
+
+
+@pytest.mark.parametrize("desired, current, options, expected", [
+    # create / no-op
+    ({"a": want()}, {}, {}, {"a": dict(operation="create", put=True, add_tags={}, remove_tags=[])}),
+    ({"a": want(tags={"t": "1"})}, {}, {}, {"a": dict(operation="create", put=True, add_tags={}, remove_tags=[])}),
+    ({"a": want()}, {"a": have(version=7)}, {}, {"a": NOOP}),
+    # each written attribute
+    ({"a": want("new")}, {"a": have("old")}, {}, {"a": PUT}),
+    ({"a": want(type="String")}, {"a": have()}, {}, {"a": PUT}),
+    ({"a": want(key_id="alias/k")}, {"a": have()}, {}, {"a": PUT}),
+    ({"a": want(description="d")}, {"a": have(description="old")}, {}, {"a": PUT}),
+    ({"a": want()}, {"a": have(value=None)}, {}, {"a": PUT}),          # value unreadable -> rewrite
+    # description not set = not managed
+    ({"a": want(description=None)}, {"a": have(description="kept")}, {}, {"a": NOOP}),
+    # tags: only tag calls, purge_tags, aws:* never purged (current_from drops them)
+    ({"a": want(tags={"t": "2", "u": "1"})}, {"a": have(tags={"t": "1", "old": "x"})}, {},
+     {"a": dict(operation="update", put=False, add_tags={"t": "2", "u": "1"}, remove_tags=["old"])}),
+    ({"a": want(tags={"t": "1"})}, {"a": have(tags={"t": "1", "old": "x"})}, {"purge_tags": False}, {"a": NOOP}),
+    ({"a": want(tags={"t": "2"})}, {"a": have(tags={"t": "1", "old": "x"})}, {"purge_tags": False},
+     {"a": dict(operation="update", put=False, add_tags={"t": "2"}, remove_tags=[])}),
+    ({"a": want(tags={})}, {"a": have(tags={"old": "x"})}, {},
+     {"a": dict(operation="update", put=False, add_tags={}, remove_tags=["old"])}),
+    ({"a": want(tags=None)}, {"a": have(tags={"old": "x"})}, {}, {"a": NOOP}),
+    ({"a": want("new", tags={"t": "1"})}, {"a": have(tags={})}, {},
+     {"a": dict(operation="update", put=True, add_tags={"t": "1"}, remove_tags=[])}),
+    # unlisted parameters: kept, purged, or all deleted with state=absent
+    ({"a": want()}, {"a": have(), "x": have()}, {}, {"a": NOOP}),
+    ({"a": want()}, {"a": have(), "x": have()}, {"purge": True},
+     {"a": NOOP, "x": dict(operation="delete", put=False, add_tags={}, remove_tags=[])}),
+    ({}, {"a": have(), "x": have()}, {"state": "absent"},
+     {"a": dict(operation="delete", put=False, add_tags={}, remove_tags=[]),
+      "x": dict(operation="delete", put=False, add_tags={}, remove_tags=[])}),
+    ({}, {}, {"state": "absent"}, {}),
+])
+def test_plan(desired, current, options, expected):
+    actions = ssm_bundle.plan(desired, current, **options)
+    assert dict((n, dict((k, a[k]) for k in ("operation", "put", "add_tags", "remove_tags"))) for n, a in actions.items()) == expected
+
+
+@pytest.mark.parametrize("matches, expected", [(True, NOOP), (False, PUT)])
+def test_a_key_spelled_differently_is_resolved_before_rewriting(matches, expected):
+    asked = []
+
+    def same_key(a, b):
+        asked.append((a, b))
+        return matches
+
+    actions = ssm_bundle.plan({"a": want(key_id="alias/k")}, {"a": have(key_id="arn:aws:kms:us-east-2:1:key/k")}, same_key=same_key)
+    assert dict((k, actions["a"][k]) for k in expected) == expected
+    assert asked == [("arn:aws:kms:us-east-2:1:key/k", "alias/k")]
+
+
+def test_same_spelling_never_asks_kms():
+    def same_key(a, b):
+        raise AssertionError("DescribeKey must not be needed")
+    assert ssm_bundle.plan({"a": want()}, {"a": have()}, same_key=same_key)["a"]["operation"] is None
+
+
+@pytest.mark.parametrize("desired, current, before, after", [
+    ({"a": want()}, {}, None, dict(value="[redacted]", type="SecureString", key_id="alias/aws/ssm")),
+    ({"a": want("new")}, {"a": have("old")}, dict(value="[redacted]", type="SecureString", key_id="alias/aws/ssm"),
+     dict(value="[redacted:changed]", type="SecureString", key_id="alias/aws/ssm")),
+    ({"a": want(type="String")}, {"a": have()}, dict(value="[redacted]", type="SecureString", key_id="alias/aws/ssm"),
+     dict(value="[redacted]", type="String", key_id="alias/aws/ssm")),
+    ({}, {"a": have()}, dict(value="[redacted]", type="SecureString", key_id="alias/aws/ssm"), None),
+])
+def test_diff_shows_that_a_value_changes_never_the_value(desired, current, before, after):
+    action = ssm_bundle.plan(desired, current, state="present" if desired else "absent")["a"]
+    assert (action["before"], action["after"]) == (before, after)
+    assert SECRET not in json.dumps(action) and "old" not in json.dumps(action) and "new" not in json.dumps(action)
+
+
+def test_summary_predicts_versions_and_deletions_without_values():
+    desired = {"a": want("new"), "b": want("x", type="String"), "c": want()}
+    current = {"a": have("old", version=4), "b": have("x", type="String", version=2), "z": have(version=9)}
+    result = ssm_bundle.summary(PATH, desired, current, ssm_bundle.plan(desired, current, purge=True))
+    assert result["changed"] and result["operation"] == "update"
+    assert result["parameters"] == {
+        "a": dict(name=PATH + "a", type="SecureString", key_id="alias/aws/ssm", version=5, changed=True),
+        "b": dict(name=PATH + "b", type="String", version=2, changed=False),
+        "c": dict(name=PATH + "c", type="SecureString", key_id="alias/aws/ssm", version=1, changed=True),
+    }
+    assert result["deleted"] == [PATH + "z"]
+    assert set(result["diff"]["before"]) == {"a", "b", "z"} and set(result["diff"]["after"]) == {"a", "b", "c"}
+    assert SECRET not in json.dumps(result) and "old" not in json.dumps(result) and "new" not in json.dumps(result)
+
+
+@pytest.mark.parametrize("desired, current, state, operation", [
+    ({"a": want()}, {}, "present", "create"),
+    ({"a": want("n")}, {"a": have()}, "present", "update"),
+    ({}, {"a": have()}, "absent", "delete"),
+    ({"a": want()}, {"a": have()}, "present", None),
+])
+def test_summary_operation(desired, current, state, operation):
+    result = ssm_bundle.summary(PATH, desired, current, ssm_bundle.plan(desired, current, state=state))
+    assert result.get("operation") == operation and result["changed"] == bool(operation)
+
+
+# --- applying --------------------------------------------------------------------------------------
+
+class FakeSSM:
+    """Records calls; ``errors`` is a list of (operation, error code) raised once each, in order."""
+
+    def __init__(self, errors=()):
+        self.calls, self.errors = [], list(errors)
+
+    def __getattr__(self, operation):
+        def call(aws_retry=False, **kwargs):
+            assert aws_retry, "every call goes through AWSRetry"
+            self.calls.append((operation, copy.deepcopy(kwargs)))
+            if self.errors and self.errors[0][0] == operation:
+                raise botocore.exceptions.ClientError({"Error": {"Code": self.errors.pop(0)[1], "Message": "x"}}, operation)
+            return {"Version": 42} if operation == "put_parameter" else {}
+        return call
+
+
+def run_apply(desired, current, errors=(), **options):
+    ssm = FakeSSM(errors)
+    actions = ssm_bundle.plan(desired, current, **options)
+    result = ssm_bundle.summary(PATH, desired, current, actions)
+    result["changed"] = False
+    ssm_bundle.apply(ssm, PATH, desired, current, actions, result)
+    return ssm.calls, result
+
+
+def test_apply_writes_only_what_differs():
+    desired = {"same": want(), "value": want("new", description="d"), "tags": want(tags={"t": "2"}),
+               "created": want("c", type="String", tags={"t": "1"}), "plain": want("p", key_id="alias/k")}
+    current = {"same": have(), "value": have("old", description="d", version=3), "tags": have(tags={"t": "1", "o": "x"}),
+               "plain": have("p", key_id="alias/k", description="kept")}
+    calls, result = run_apply(desired, current)
+    assert calls == [
+        ("put_parameter", dict(Name=PATH + "created", Value="c", Type="String", Tier="Standard", Tags=[{"Key": "t", "Value": "1"}])),
+        ("add_tags_to_resource", dict(ResourceType="Parameter", ResourceId=PATH + "tags", Tags=[{"Key": "t", "Value": "2"}])),
+        ("remove_tags_from_resource", dict(ResourceType="Parameter", ResourceId=PATH + "tags", TagKeys=["o"])),
+        ("put_parameter", dict(Name=PATH + "value", Value="new", Type="SecureString", Tier="Standard", KeyId="alias/aws/ssm",
+                               Description="d", Overwrite=True)),
+    ]
+    assert result["changed"] and result["parameters"]["value"]["version"] == 42 and result["parameters"]["same"]["version"] == 1
+
+
+def test_apply_keeps_an_unmanaged_description_on_rewrite_and_creates_by_overwriting():
+    calls = run_apply({"a": want("new"), "b": want("b")}, {"a": have("old", description="kept")})[0]
+    assert calls == [
+        ("put_parameter", dict(Name=PATH + "a", Value="new", Type="SecureString", Tier="Standard", KeyId="alias/aws/ssm",
+                               Description="kept", Overwrite=True)),
+        ("put_parameter", dict(Name=PATH + "b", Value="b", Type="SecureString", Tier="Standard", KeyId="alias/aws/ssm",
+                               Overwrite=True)),
+    ]
+
+
+def test_apply_deletes_in_batches_of_ten():
+    current = dict(("p%02d" % i, have()) for i in range(23))
+    calls, result = run_apply({}, current, state="absent")
+    assert [len(kw["Names"]) for op, kw in calls if op == "delete_parameters"] == [10, 10, 3]
+    assert [op for op, kw in calls] == ["delete_parameters"] * 3
+    assert result["changed"] and len(result["deleted"]) == 23
+
+
+def test_apply_without_changes_calls_nothing():
+    calls, result = run_apply({"a": want(tags={"t": "1"})}, {"a": have(tags={"t": "1"})})
+    assert calls == [] and result["changed"] is False
+
+
+def test_a_tagged_create_that_finds_the_parameter_there_converges():
+    calls, result = run_apply({"a": want(tags={"t": "1"})}, {}, errors=[("put_parameter", "ParameterAlreadyExists")])
+    assert calls == [
+        ("put_parameter", dict(Name=PATH + "a", Value=SECRET, Type="SecureString", Tier="Standard", KeyId="alias/aws/ssm",
+                               Tags=[{"Key": "t", "Value": "1"}])),
+        ("add_tags_to_resource", dict(ResourceType="Parameter", ResourceId=PATH + "a", Tags=[{"Key": "t", "Value": "1"}])),
+        ("put_parameter", dict(Name=PATH + "a", Value=SECRET, Type="SecureString", Tier="Standard", KeyId="alias/aws/ssm",
+                               Overwrite=True)),
+    ]
+    assert result["parameters"]["a"]["version"] == 42
+
+
+def test_other_write_errors_propagate():
+    with pytest.raises(botocore.exceptions.ClientError):
+        run_apply({"a": want()}, {}, errors=[("put_parameter", "AccessDeniedException")])
