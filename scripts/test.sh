@@ -47,7 +47,9 @@ stage_sanity() {
 }
 
 stage_lint() {
-  ansible-lint --nocolor -q
+  ansible-lint --nocolor -q || return 1
+  # shell the roles install (sanity's shellcheck only sees *.sh files)
+  shellcheck roles/*/files/m8trx-* scripts/*.sh
 }
 
 stage_build() {
