@@ -33,6 +33,17 @@ run_logged() {  # run_logged NAME CMD...: output to a log, a progress line every
 SUDO=()
 if [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo -n true 2>/dev/null; then SUDO=(sudo -n); fi
 
+# A /dev/null that is a regular file (seen after some container snapshot restores) breaks every tool
+# that reads it as an empty config (pycodestyle --config /dev/null, ...): put the device back.
+if [ ! -c /dev/null ]; then
+  if [ "$(id -u)" -eq 0 ] || [ ${#SUDO[@]} -gt 0 ]; then
+    "${SUDO[@]}" sh -c 'rm -f /dev/null && mknod -m 666 /dev/null c 1 3'
+    step "/dev/null was not a character device; recreated it"
+  else
+    die "/dev/null is not a character device; recreate it as root: rm -f /dev/null && mknod -m 666 /dev/null c 1 3"
+  fi
+fi
+
 # ---------------------------------------------------------------- OS packages
 OS_PACKAGES=(podman runc conmon containernetworking-plugins slirp4netns uidmap debootstrap
              debian-archive-keyring shellcheck rsync git make ca-certificates curl)

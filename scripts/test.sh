@@ -49,7 +49,9 @@ stage_sanity() {
 stage_lint() {
   ansible-lint --nocolor -q || return 1
   # shell the roles install (sanity's shellcheck only sees *.sh files)
-  shellcheck roles/*/files/m8trx-* scripts/*.sh
+  local role_scripts
+  mapfile -d '' role_scripts < <(find roles/*/files -type f -perm -u+x -print0)
+  shellcheck scripts/*.sh "${role_scripts[@]}"
 }
 
 stage_build() {
