@@ -66,7 +66,7 @@ def emulator_env(name: str, settings: dict, state_dir: Path) -> dict:
 
 def command(name: str, port: int) -> list:
     if name == "moto":
-        return [sys.executable, "-m", "moto.server", "-H", HOST, "-p", str(port)]
+        return [sys.executable, "-m", "sandbox.moto_server", "-H", HOST, "-p", str(port)]
     extra = ["--no-date-header"] if name == "tailscale" else []  # it sends its own, from its clock
     return [sys.executable, "-m", "uvicorn", "--factory", "sandbox.emulators.%s:create_app" % name,
             "--host", HOST, "--port", str(port), "--log-level", "warning", "--no-access-log"] + extra

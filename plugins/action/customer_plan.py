@@ -47,4 +47,10 @@ class ActionModule(ActionBase):
             result["selected"] = select(plans, customer=args["customer"], hosts=args["hosts"])
         except ValueError as exc:
             result.update(failed=True, msg=str(exc))
+            return result
+        leads = {}
+        for host in result["selected"]:
+            leads.setdefault(plans[host]["customer"], host)
+        for host, deployment in plans.items():
+            deployment["lead"] = leads.get(deployment["customer"]) == host
         return result

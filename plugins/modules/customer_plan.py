@@ -64,7 +64,10 @@ EXAMPLES = r"""
 
 RETURN = r"""
 plans:
-  description: Every deployment with its derived identifiers, by host.
+  description:
+    - Every deployment with its derived identifiers, by host.
+    - C(lead) marks the first selected deployment of each customer, the one that manages the customer-wide
+      resources (brain customer, Tailscale entries, SSM parameters, KMS key, network, bucket, role).
   returned: always
   type: dict
   sample:
@@ -83,6 +86,7 @@ plans:
       instance_type: t3.medium
       volume_size_gb: 30
       agents: 1
+      lead: true
 selected:
   description: The hosts selected by O(customer) or O(hosts).
   returned: success

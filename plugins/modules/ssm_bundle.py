@@ -53,8 +53,19 @@ options:
         type: str
         required: true
       value:
-        description: The value (1 to 4096 bytes). Required when O(state=present). Never logged or returned.
+        description:
+          - The value (1 to 4096 bytes). Never logged or returned.
+          - Required when O(state=present), unless O(parameters[].overwrite=false).
         type: str
+      overwrite:
+        description:
+          - V(false) writes the value only when the parameter does not exist yet and otherwise keeps the stored
+            value (a generated password, a key that cannot be read back); type, KMS key, description and tags are
+            still reconciled.
+          - With V(false) and no O(parameters[].value), the parameter is only observed, never written, deleted by
+            O(purge) or reconciled; its entry in RV(parameters) says whether it exists (C(present)).
+        type: bool
+        default: true
       type:
         description: The parameter type. Secure by default.
         type: str
@@ -136,7 +147,7 @@ parameters:
   returned: always
   type: dict
   sample: {"brain-key": {"name": "/m8trx/acme/brain-key", "type": "SecureString", "version": 2,
-           "key_id": "alias/m8trx-acme", "changed": true}}
+           "key_id": "alias/m8trx-acme", "changed": true, "present": true}}
 deleted:
   description: Full names of the parameters deleted (to be deleted in check mode).
   returned: always
@@ -194,7 +205,7 @@ def validate(params):
             return None, "parameter %r is too long: at most 1011 characters and 15 levels with the path" % name
         if name in desired:
             return None, "parameter %r is listed twice" % name
-        if not value or len(value.encode("utf-8")) > 4096:
+        if (value is None and item["overwrite"]) or (value is not None and not 1 <= len(value.encode("utf-8")) <= 4096):
             return None, "parameter %r needs a value of 1 to 4096 bytes (state=present)" % name
         if item["key_id"] and item["type"] != "SecureString":
             return None, "parameter %r sets key_id but is a %s: key_id is only for SecureString" % (name, item["type"])
@@ -202,8 +213,25 @@ def validate(params):
         if params["tags"] is not None or item["tags"] is not None:
             tags = dict((str(k), str(v)) for k, v in dict(params["tags"] or {}, **(item["tags"] or {})).items())
         key_id = (item["key_id"] or params["key_id"] or DEFAULT_KEY) if item["type"] == "SecureString" else None
-        desired[name] = dict(value=value, type=item["type"], key_id=key_id, description=item["description"], tags=tags)
+        desired[name] = dict(value=value, type=item["type"], key_id=key_id, description=item["description"], tags=tags,
+                             overwrite=item["overwrite"])
     return desired, None
+
+
+def keep_stored(desired, current):
+    """Apply O(parameters[].overwrite=false): an existing parameter keeps its stored value; one without a
+    value is only observed. Returns (desired, {observed name: whether it exists})."""
+    kept, observed = {}, {}
+    for name, want in desired.items():
+        want = dict(want)
+        overwrite = want.pop("overwrite", True)
+        if want["value"] is None:
+            observed[name] = name in current
+            continue
+        if not overwrite and name in current:
+            want["value"] = current[name].get("value") or want["value"]
+        kept[name] = want
+    return kept, observed
 
 
 def current_from(path, by_path, described, tags):
@@ -292,7 +320,7 @@ def put(ssm, args, create_tags):
 def apply(ssm, path, desired, current, actions, result):
     for name, act in actions.items():
         want, full, entry = desired.get(name), path + name, result["parameters"].get(name)
-        if act["operation"] == "delete":
+        if act["operation"] == "delete" or act.get("observe"):
             continue
         if act["put"]:
             args = dict(Name=full, Value=want["value"], Type=want["type"], Tier="Standard")
@@ -320,13 +348,18 @@ def summary(path, desired, current, actions):
                   diff=dict(before={}, after={}))
     for name, act in actions.items():
         cur, want = current.get(name) or {}, desired.get(name)
+        if act.get("observe"):
+            result["parameters"][name] = dict(name=path + name, changed=False, present=act["present"])
+            if act["present"]:
+                result["parameters"][name].update(type=cur.get("type"), version=cur.get("version"))
+            continue
         if act["before"]:
             result["diff"]["before"][name] = act["before"]
         if act["operation"] == "delete":
             result["deleted"].append(path + name)
             continue
         result["diff"]["after"][name] = act["after"]
-        entry = dict(name=path + name, type=want["type"], changed=bool(act["operation"]),
+        entry = dict(name=path + name, type=want["type"], changed=bool(act["operation"]), present=True,
                      version=(cur.get("version") or 0) + 1 if act["put"] else cur.get("version"))
         if want["key_id"]:
             entry["key_id"] = want["key_id"]
@@ -339,7 +372,8 @@ def summary(path, desired, current, actions):
 def main():
     item = dict(name=dict(type="str", required=True), value=dict(type="str", no_log=True),
                 type=dict(type="str", choices=["String", "StringList", "SecureString"], default="SecureString"),
-                key_id=dict(type="str", no_log=False), description=dict(type="str"), tags=dict(type="dict"))
+                key_id=dict(type="str", no_log=False), description=dict(type="str"), tags=dict(type="dict"),
+                overwrite=dict(type="bool", default=True))
     argument_spec = dict(
         path=dict(type="str", required=True),
         parameters=dict(type="list", elements="dict", options=item, default=[]),
@@ -360,7 +394,10 @@ def main():
     result, phase = dict(changed=False, parameters={}, deleted=[]), "could not read the parameters"
     try:
         current = read(ssm, path, params["recursive"], [n for n, w in desired.items() if w["tags"] is not None])
-        actions = plan(desired, current, params["state"], params["purge"], params["purge_tags"], key_matcher(module))
+        desired, observed = keep_stored(desired, current)
+        actions = plan(desired, dict((n, c) for n, c in current.items() if n not in observed), params["state"], params["purge"],
+                       params["purge_tags"], key_matcher(module))
+        actions.update((name, dict(operation=None, observe=True, present=present)) for name, present in observed.items())
         result = summary(path, desired, current, actions)
         diff = result.pop("diff")
         if not module.check_mode:

@@ -23,7 +23,7 @@ def params(**kw):
 
 
 def item(name, value=SECRET, **kw):
-    base = dict(name=name, value=value, type="SecureString", key_id=None, description=None, tags=None)
+    base = dict(name=name, value=value, type="SecureString", key_id=None, description=None, tags=None, overwrite=True)
     base.update(kw)
     return base
 
@@ -54,7 +54,9 @@ def have(value=SECRET, type="SecureString", key_id="alias/aws/ssm", description=
     (dict(path="/a/"), {}),
 ])
 def test_valid_input_gives_the_desired_state(kw, expected):
-    assert ssm_bundle.validate(params(**kw)) == (expected, None)
+    desired, error = ssm_bundle.validate(params(**kw))
+    assert error is None and all(spec.pop("overwrite") is True for spec in desired.values())
+    assert desired == expected
 
 
 @pytest.mark.parametrize("kw, fragment", [
@@ -181,9 +183,9 @@ def test_summary_predicts_versions_and_deletions_without_values():
     result = ssm_bundle.summary(PATH, desired, current, ssm_bundle.plan(desired, current, purge=True))
     assert result["changed"] and result["operation"] == "update"
     assert result["parameters"] == {
-        "a": dict(name=PATH + "a", type="SecureString", key_id="alias/aws/ssm", version=5, changed=True),
-        "b": dict(name=PATH + "b", type="String", version=2, changed=False),
-        "c": dict(name=PATH + "c", type="SecureString", key_id="alias/aws/ssm", version=1, changed=True),
+        "a": dict(name=PATH + "a", type="SecureString", key_id="alias/aws/ssm", version=5, changed=True, present=True),
+        "b": dict(name=PATH + "b", type="String", version=2, changed=False, present=True),
+        "c": dict(name=PATH + "c", type="SecureString", key_id="alias/aws/ssm", version=1, changed=True, present=True),
     }
     assert result["deleted"] == [PATH + "z"]
     assert set(result["diff"]["before"]) == {"a", "b", "z"} and set(result["diff"]["after"]) == {"a", "b", "c"}
@@ -282,3 +284,26 @@ def test_a_tagged_create_that_finds_the_parameter_there_converges():
 def test_other_write_errors_propagate():
     with pytest.raises(botocore.exceptions.ClientError):
         run_apply({"a": want()}, {}, errors=[("put_parameter", "AccessDeniedException")])
+
+
+def test_overwrite_false_keeps_a_stored_value_and_observes_a_missing_one():
+    desired, error = ssm_bundle.validate(params(parameters=[
+        item("password", "generated-now", overwrite=False), item("brain-key", None, overwrite=False),
+        item("fresh", "first-value", overwrite=False), item("url", "https://b", type="String")]))
+    assert error is None
+    current = {"password": have("stored-long-ago", version=3), "url": have("https://a", type="String", version=1)}
+    current["old-key"] = have("stored")
+    desired["old-key"] = dict(desired["brain-key"])
+    kept, observed = ssm_bundle.keep_stored(desired, current)
+    assert observed == {"brain-key": False, "old-key": True} and "brain-key" not in kept and "old-key" not in kept
+    assert kept["password"]["value"] == "stored-long-ago" and kept["fresh"]["value"] == "first-value"
+    actions = ssm_bundle.plan(kept, dict((n, c) for n, c in current.items() if n not in observed), purge=True)
+    assert "old-key" not in actions, "an observed parameter is never purged"
+    assert actions["password"]["operation"] is None and actions["fresh"]["operation"] == "create"
+    assert actions["url"]["operation"] == "update"
+
+
+def test_a_value_is_required_unless_overwrite_is_false():
+    assert ssm_bundle.validate(params(parameters=[item("a", None)]))[1] == \
+        "parameter 'a' needs a value of 1 to 4096 bytes (state=present)"
+    assert ssm_bundle.validate(params(parameters=[item("a", None, overwrite=False)]))[1] is None
