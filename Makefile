@@ -14,7 +14,7 @@ export PY_COLORS := 0
 # run a command with the sandbox's variables (.sandbox/env) in its environment
 WITH_SANDBOX := set -a; . $(CURDIR)/.sandbox/env; set +a;
 
-.PHONY: help setup demo test test-full sandbox-up sandbox-down sandbox-status unit sanity lint build e2e molecule clean
+.PHONY: help setup demo smoke test test-full sandbox-up sandbox-down sandbox-status unit sanity lint build e2e molecule clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -22,7 +22,10 @@ help: ## list the targets
 setup: ## install everything (OS packages, .venv, collections, base image); idempotent
 	@scripts/setup.sh
 
-demo: setup sandbox-up ## the main job on the local sandbox (deploys the demo customer end to end)
+demo: setup sandbox-up ## the main job on the local sandbox: deploys customer acme end to end
+	@$(WITH_SANDBOX) ansible-playbook playbooks/deploy.yml -e customer=acme
+
+smoke: setup sandbox-up ## touch all four control planes once and print what happened
 	@$(WITH_SANDBOX) ansible-playbook playbooks/smoke.yml
 
 test: setup ## the whole suite (what CI runs)

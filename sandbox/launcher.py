@@ -216,6 +216,13 @@ class Sandbox:
         for name, proc in started.items():
             wait_until_up(name, self.port(name), proc, log=self.logs / ("%s.log" % name))
             print("  %-10s started on %s:%d (pid %d)" % (name, HOST, self.port(name), proc.pid))
+        if "moto" in started:
+            # moto keeps nothing across restarts: start the other planes empty too, so a customer is
+            # never half present (e.g. a brain customer whose key lived in moto's SSM)
+            for name in SERVICES[1:]:
+                request = urllib.request.Request("http://%s:%d/_emulator/reset" % (HOST, self.port(name)), method="POST")
+                urllib.request.urlopen(request, timeout=10).close()
+            print("  moto starts empty, so the emulators were reset to match")
         print("sandbox up; variables in %s" % self.env_file)
 
     def down(self) -> None:

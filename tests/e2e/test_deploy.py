@@ -187,3 +187,98 @@ def test_destroy_refuses_without_confirmation_then_removes_everything_and_only_a
     assert inventory_of(sandbox_env, "beta", emulators) == beta_before
     again = deploy("-e", "customer=acme", "-e", "destroy_confirm=acme", playbook="playbooks/destroy.yml")
     assert again.returncode == 0 and recap(again.stdout)["acme"]["changed"] == 0, again.stdout[-4000:]
+
+
+def test_a_second_agent_shares_the_customer_and_has_its_own_instance_and_subdomain(deploy, sandbox_env, emulators, tmp_path):
+    inv = inventory(tmp_path, {"mat": {"m8trx_template": "m8trx_agent"},
+                               "mat-two": {"m8trx_template": "m8trx_agent", "m8trx_customer": "mat", "m8trx_subdomain": "mat-two"}})
+    try:
+        first = deploy("-i", inv, "-e", "customer=mat")
+        assert first.returncode == 0, first.stdout[-4000:]
+        state = inventory_of(sandbox_env, "mat", emulators, labels=["mat", "mat-two"])
+        assert (state["instances"], state["dns"]) == (["mat", "mat-two"], ["mat-two.%s" % sandbox_env["CLOUDFLARE_ZONE_NAME"],
+                                                                          "mat.%s" % sandbox_env["CLOUDFLARE_ZONE_NAME"]])
+        assert (len(state["vpcs"]), state["brain"], len(state["ssm"]), len(state["ts_keys"]), state["ts_tag_owners"]) == \
+            (1, ["cust_mat"], 6, 1, ["tag:m8trx-cust-mat"])
+        profiles = {i["IamInstanceProfile"]["Arn"].rsplit("/", 1)[1] for i in live_instances(sandbox_env, "mat")}
+        assert profiles == {"m8trx-mat"}
+
+        # destroying one agent leaves the customer's shared resources to the other
+        one = deploy("-i", inv, "--limit", "mat-two", "-e", "destroy_confirm=mat", playbook="playbooks/destroy.yml")
+        assert one.returncode == 0, one.stdout[-4000:]
+        state = inventory_of(sandbox_env, "mat", emulators, labels=["mat", "mat-two"])
+        assert (state["instances"], state["dns"], state["brain"], len(state["ssm"])) == \
+            (["mat"], ["mat.%s" % sandbox_env["CLOUDFLARE_ZONE_NAME"]], ["cust_mat"], 6)
+    finally:
+        gone = deploy("-i", inv, "-e", "customer=mat", "-e", "destroy_confirm=mat", playbook="playbooks/destroy.yml")
+    assert gone.returncode == 0, gone.stdout[-4000:]
+    assert inventory_of(sandbox_env, "mat", emulators, labels=["mat", "mat-two"]) == NOTHING
+
+
+def _requests(emulators):
+    return sum(len(client.get("/_emulator/requests").json()) for client in emulators.values())
+
+
+@pytest.mark.parametrize("hosts, args, message", [
+    ({"Bad_Name": {"m8trx_template": "m8trx_agent"}}, [], "inventory host name='Bad_Name' is not valid"),
+    ({"ab": {"m8trx_template": "baseline"}}, [], "'ab' is not valid"),
+    ({"okname": {"m8trx_template": "agent"}}, [], "m8trx_template='agent' is not valid"),
+    ({"okname": {"m8trx_template": "baseline", "m8trx_volume_size_gb": 10}}, [], "m8trx_volume_size_gb=10 is not valid"),
+    ({"okname": {"m8trx_template": "baseline", "m8trx_volume_size_gb": "big"}}, [], "m8trx_volume_size_gb='big' is not valid"),
+    ({"okname": {"m8trx_template": "baseline", "m8trx_instance_type": "x1.32xlarge"}}, [], "m8trx_instance_type='x1.32xlarge'"),
+    ({"okname": {"m8trx_template": "baseline", "m8trx_subdomain": "a.b"}}, [], "m8trx_subdomain='a.b' is not valid"),
+    ({"okname": {"m8trx_template": "baseline", "m8trx_subdomain": "x" * 64}}, [], "m8trx_subdomain="),
+    ({"one": {"m8trx_template": "baseline", "m8trx_subdomain": "same"},
+      "two": {"m8trx_template": "baseline", "m8trx_subdomain": "same"}}, [], "is used by 2 deployments"),
+    ({"one": {"m8trx_template": "baseline"}, "one-b": {"m8trx_template": "m8trx_agent", "m8trx_customer": "one"}}, [],
+     "mix templates"),
+    ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer=zeta"], "customer 'zeta' is not in the inventory"),
+    ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer_stop_after=dnss"], "value of customer_stop_after must be one of"),
+])
+def test_bad_input_fails_fast_with_a_clear_message_and_no_api_call(deploy, emulators, tmp_path, hosts, args, message):
+    before = _requests(emulators)
+    result = deploy("-i", inventory(tmp_path, hosts), *args)
+    assert result.returncode != 0 and message in result.stdout, result.stdout[-3000:]
+    assert _requests(emulators) == before
+    assert "aws_caller_info" not in result.stdout and "Identify the account" not in result.stdout
+
+
+def test_a_deploy_killed_mid_step_is_finished_by_running_it_again(deploy, run_playbook, sandbox_env, emulators, tmp_path):
+    """SIGKILL (no clean-up at all) while the brain customer is minted and while the instance is
+    launched; the next run converges to exactly one of everything."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    inv = inventory(tmp_path, {"killed": {"m8trx_template": "m8trx_agent"}})
+    env = dict(os.environ, **sandbox_env)
+    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    env.setdefault("ANSIBLE_HOME", str(REPO / ".cache" / "ansible-home"))
+    try:
+        for marker in ("TASK [m8trx.deployer.customer : Brain customer]", "TASK [m8trx.deployer.customer : Instance ("):
+            proc = subprocess.Popen([str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/deploy.yml", "-i", inv,
+                                     "-e", "customer_artifacts_dir=%s" % tmp_path], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                                    stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
+            for line in proc.stdout:
+                if line.startswith(marker):
+                    time.sleep(1.0)
+                    break
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=30)
+            proc.stdout.close()
+            assert proc.returncode == -signal.SIGKILL
+        again = deploy("-i", inv)
+        assert again.returncode == 0, again.stdout[-4000:]
+        state = inventory_of(sandbox_env, "killed", emulators)
+        assert {k: len(v) for k, v in state.items() if k not in ("ts_rules", "ts_devices")} == {
+            "vpcs": 1, "subnets": 1, "igws": 1, "route_tables": 1, "security_groups": 1, "flow_logs": 1, "instances": 1, "eips": 1,
+            "kms_keys": 1, "iam_roles": 1, "instance_profiles": 1, "buckets": 1, "log_groups": 1, "ssm": 6, "brain": 1,
+            "ts_keys": 1, "ts_tag_owners": 1, "dns": 1}
+        instances = aws(sandbox_env, "ec2").describe_instances(Filters=[{"Name": "tag:m8trx:customer", "Values": ["killed"]}])
+        assert len([i for r in instances["Reservations"] for i in r["Instances"]]) == 1, "an orphaned instance was launched"
+    finally:
+        gone = deploy("-i", inv, "-e", "destroy_confirm=killed", playbook="playbooks/destroy.yml")
+    assert gone.returncode == 0, gone.stdout[-4000:]
+    assert inventory_of(sandbox_env, "killed", emulators) == NOTHING
