@@ -144,11 +144,18 @@ def test_deploy_creates_every_resource_with_its_properties(acme, deploy, sandbox
     assert [p["FromPort"] for p in beta_sg["IpPermissions"]] == [8080]
 
 
-def test_second_run_and_check_diff_change_nothing(acme, deploy):
-    again = deploy("-e", "customer=acme")
+def test_second_run_and_check_diff_change_nothing_and_show_no_secret(acme, deploy, sandbox_env, secrets_of):
+    again = deploy("-e", "customer=acme", "-vvv")
     assert again.returncode == 0 and recap(again.stdout)["acme"]["changed"] == 0, again.stdout[-4000:]
     check = deploy("-e", "customer=acme", "--check", "--diff")
     assert check.returncode == 0 and recap(check.stdout)["acme"]["changed"] == 0, check.stdout[-4000:]
+    ssm = aws(sandbox_env, "ssm")
+    stored = [p["Value"] for p in ssm.get_parameters_by_path(Path="/m8trx/acme/", WithDecryption=True)["Parameters"]
+              if p["Type"] == "SecureString"]
+    assert len(stored) == 4
+    for output in (acme.stdout + acme.stderr, again.stdout + again.stderr, check.stdout + check.stderr):
+        leaked = [s for s in stored + list(secrets_of) if s in output]
+        assert not leaked, "%d secret(s) in the deploy output" % len(leaked)
 
 
 def test_every_step_is_crash_safe(deploy, sandbox_env, emulators, tmp_path):
