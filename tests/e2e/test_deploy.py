@@ -241,6 +241,7 @@ def _requests(emulators):
      "mix templates"),
     ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer=zeta"], "customer 'zeta' is not in the inventory"),
     ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer_stop_after=dnss"], "value of customer_stop_after must be one of"),
+    ({"okname": {"m8trx_template": "m8trx_agent"}}, ["-e", "customer_agent_fetch_pat="], "needs the brain URL"),
 ])
 def test_bad_input_fails_fast_with_a_clear_message_and_no_api_call(deploy, emulators, tmp_path, hosts, args, message):
     before = _requests(emulators)
