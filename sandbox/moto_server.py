@@ -7,7 +7,8 @@ well-behaved clients (each fix is small, named, and checked by tests/sandbox/tes
 
 Like the emulators, it also keeps a request log: ``GET /_emulator/requests`` lists
 ``[{method, service, path, time}]`` (the service from the request's SigV4 credential scope), and
-``DELETE /_emulator/requests`` empties it; the benchmarks count AWS calls with it.
+``DELETE /_emulator/requests`` empties it; the benchmarks count AWS calls with it. ``GET
+/_emulator/health`` answers at once whatever the size of moto's state (the launcher's liveness check).
 """
 
 from __future__ import annotations
@@ -37,6 +38,10 @@ def _accept_arn(method):
 def _logged(call):
     def wrapper(self, environ, start_response):
         path = environ.get("PATH_INFO", "")
+        if path == "/_emulator/health":
+            body = b'{"ok": true, "service": "moto"}'
+            start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(body)))])
+            return [body]
         if path == "/_emulator/requests":
             with LOCK:
                 body = json.dumps(LOG if environ["REQUEST_METHOD"] == "GET" else {"cleared": True}).encode()

@@ -63,3 +63,9 @@ def test_applying_the_fixes_twice_wraps_once():
     before = moto_server.KmsBackend.schedule_key_deletion
     moto_server.apply_fixes()
     assert moto_server.KmsBackend.schedule_key_deletion is before
+
+
+def test_health_answers_without_touching_moto_state(server):
+    import httpx
+    response = httpx.get(server + "/_emulator/health")
+    assert response.status_code == 200 and response.json() == {"ok": True, "service": "moto"}
