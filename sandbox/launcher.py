@@ -1,4 +1,5 @@
-"""Start, stop and describe the local sandbox: moto + the brain, Tailscale and Cloudflare emulators.
+"""Start, stop and describe the local sandbox: moto, the brain, Tailscale and Cloudflare emulators, and
+the EC2 hosts service (moto's instances booted as systemd containers, with their metadata service).
 
     python -m sandbox.launcher up|down|status [--dir .sandbox]
 
@@ -6,7 +7,7 @@ Everything listens on 127.0.0.1 only. ``up`` is idempotent (services already ans
 alone), writes ``<dir>/env`` (mode 0600) with the variables modules and tools read, keeps PIDs in
 ``<dir>/run/<service>.pid`` and logs in ``<dir>/logs/``. ``down`` stops by PID (and only those PIDs).
 Ports come from ``M8TRX_SANDBOX_PORT_BASE`` (default 18500): moto +0, brain +1, tailscale +2,
-cloudflare +3.
+cloudflare +3, hosts +4. ``down`` also removes the host containers.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-SERVICES = ("moto", "brain", "tailscale", "cloudflare")
+SERVICES = ("moto", "brain", "tailscale", "cloudflare", "hosts")
 HOST = "127.0.0.1"
 REGION = "us-east-2"
 
@@ -48,6 +49,13 @@ def read_env_file(path: Path) -> dict:
 
 def emulator_env(name: str, settings: dict, state_dir: Path) -> dict:
     """Environment an emulator process reads its configuration from."""
+    if name == "hosts":
+        return {"HOSTS_EMU_AWS_ENDPOINT": settings["AWS_ENDPOINT_URL"],
+                "HOSTS_EMU_URL": settings["M8TRX_SANDBOX_HOSTS_URL"],
+                "HOSTS_EMU_REGION": settings["AWS_DEFAULT_REGION"],
+                "HOSTS_EMU_LABEL": settings["M8TRX_SANDBOX_HOSTS_URL"].rsplit(":", 1)[1],
+                "HOSTS_EMU_BOOT": os.environ.get("M8TRX_SANDBOX_HOSTS_BOOT", '"all"'),
+                "CONTAINERS_CONF": str(REPO / "sandbox" / "containers.conf")}
     if name == "brain":
         return {"BRAIN_EMU_ADMIN_TOKEN": settings["M8TRX_BRAIN_ADMIN_TOKEN"],
                 "BRAIN_EMU_DB": str(state_dir / "brain.sqlite3")}
@@ -174,6 +182,7 @@ class Sandbox:
             "CLOUDFLARE_API_TOKEN": keep("CLOUDFLARE_API_TOKEN", lambda: secrets.token_urlsafe(30)),
             "CLOUDFLARE_ZONE_ID": keep("CLOUDFLARE_ZONE_ID", lambda: secrets.token_hex(16)),
             "CLOUDFLARE_ZONE_NAME": "m8trx-sandbox.example",
+            "M8TRX_SANDBOX_HOSTS_URL": url("hosts"),
         }
 
     def write_env(self, settings: dict) -> None:
@@ -226,6 +235,10 @@ class Sandbox:
         print("sandbox up; variables in %s" % self.env_file)
 
     def down(self) -> None:
+        if self.pid("hosts") and answers(health_url("hosts", self.port("hosts"))):
+            # the host containers go with the sandbox
+            request = urllib.request.Request("http://%s:%d/_emulator/reset" % (HOST, self.port("hosts")), method="POST")
+            urllib.request.urlopen(request, timeout=120).close()
         for name in SERVICES:
             pid = self.pid(name)
             if pid:

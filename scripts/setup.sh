@@ -110,14 +110,14 @@ fi
 COLL=.venv/collections/ansible_collections
 COLL_STAMP=$(stamp_of requirements/collections.txt)
 if [ "$(cat .venv/collections/.m8trx-stamp 2>/dev/null)" != "$COLL_STAMP" ]; then
-  step "unpacking amazon.aws, community.aws, community.general, ansible.posix, containers.podman"
+  step "unpacking amazon.aws, community.aws, community.general, community.docker, ansible.posix, containers.podman"
   spec=$(grep -E '^ansible==' requirements/collections.txt)
   run_logged pip-download .venv/bin/python -m pip download -q --no-deps -d .cache/wheels "$spec"
   rm -rf .venv/collections && mkdir -p "$COLL"
   .venv/bin/python - "$COLL" ".cache/wheels/ansible-${spec#ansible==}-py3-none-any.whl" <<'PYEOF'
 import sys, zipfile
 dest, wheel = sys.argv[1], sys.argv[2]
-wanted = ("amazon/aws/", "community/aws/", "community/general/", "ansible/posix/", "containers/podman/")
+wanted = ("amazon/aws/", "community/aws/", "community/general/", "community/docker/", "ansible/posix/", "containers/podman/")
 with zipfile.ZipFile(wheel) as zf:
     members = [n for n in zf.namelist() if n.startswith("ansible_collections/")
                and n[len("ansible_collections/"):].startswith(wanted)]

@@ -11,6 +11,15 @@ Test helpers (outside the API, never logged): ``POST /_emulator/tailscale/regist
 joining with an auth key, i.e. ``tailscale up``), ``POST /_emulator/tailscale/policy`` (seed the
 policy with a raw HuJSON body; empty body = default), ``POST /_emulator/tailscale/clock``
 (``{"advance_seconds": N}``, to expire keys and tokens) and ``GET /_emulator/tailscale/state``.
+
+Workload identity federation: ``POST /_emulator/tailscale/federated`` registers a federated identity
+(trusted issuer, subject pattern, optional audience, tags, scopes) and answers its client id;
+``POST /api/v2/oauth/token-exchange`` (form ``client_id``, ``jwt``) trades an ID token whose claims
+match it for a 1-hour access token bound to those tags, as ``tailscale up --client-id --id-token``
+does before it mints its own auth key. The emulator checks the claims (iss, sub, aud, exp), not the
+signature: it fetches no JWKS. ``POST /_emulator/tailscale/hostinfo`` (``{node_key, hostname?,
+online?}``) and ``POST /_emulator/tailscale/logout`` (``{node_key}``) are what a node says to
+control without an auth key (a new hostname, up/down, logout).
 """
 
 from __future__ import annotations
@@ -130,6 +139,26 @@ def random_id(prefix: str, size: int = 10, suffix: str = "CNTRL") -> str:
 
 def same(a: str, b: str) -> bool:
     return bool(a) and bool(b) and hmac.compare_digest(a.encode(), b.encode())
+
+
+def jwt_claims(token: str) -> dict:
+    """The claims of a compact JWS (header.payload.signature); the signature is not verified."""
+    parts = token.split(".")
+    if len(parts) != 3:
+        raise ApiError(400, "invalid JWT format: expected 3 parts separated by '.', got %d" % len(parts))
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(parts[1] + "=" * (-len(parts[1]) % 4)))
+    except ValueError:
+        raise ApiError(400, "invalid JWT: payload is not base64url-encoded JSON")
+    if not isinstance(claims, dict):
+        raise ApiError(400, "invalid JWT: payload is not a JSON object")
+    return claims
+
+
+def subject_matches(pattern: str, subject) -> bool:
+    """A federated identity's subject: exact, or with ``*`` wildcards (``repo:acme/*``)."""
+    regex = "^" + ".*".join(re.escape(piece) for piece in pattern.split("*")) + "$"
+    return isinstance(subject, str) and re.match(regex, subject) is not None
 
 
 # ---------------------------------------------------------------- parsing and policy checks
@@ -302,6 +331,7 @@ class Tailnet:
             self.keys: dict[str, dict] = {}
             self.devices: dict[str, dict] = {}
             self.tokens: dict[str, dict] = {}
+            self.federated: dict[str, dict] = {}  # client id -> federated identity
             self.offset = 0.0
             self.serial = 0
 
@@ -315,7 +345,7 @@ class Tailnet:
         with self.lock:
             for token, info in self.tokens.items():
                 if same(candidate, token) and info["expires"] > self.now():
-                    return {"kind": "oauth", "scopes": info["scopes"], "userId": ""}
+                    return {"kind": "oauth", "scopes": info["scopes"], "userId": "", "tags": info.get("tags")}
         return None
 
     def key_view(self, key: dict, with_secret: bool = False) -> dict:
@@ -483,6 +513,35 @@ def create_app():
             body["tags"] = field("tags")
         return JSONResponse(body, headers={"Cache-Control": "no-store"})
 
+    @api.post("/api/v2/oauth/token-exchange")
+    async def token_exchange(request: Request):
+        """Workload identity federation: an ID token whose claims match a federated identity -> access token."""
+        form = urllib.parse.parse_qs((await request.body()).decode("utf-8", "replace"), keep_blank_values=True)
+        client_id, jwt = (form.get(name, [""])[0] for name in ("client_id", "jwt"))
+        if not client_id or not jwt:
+            raise ApiError(400, "client_id and jwt are required")
+        claims = jwt_claims(jwt)
+        with ts.lock:
+            identity = ts.federated.get(client_id)
+            if identity is None:
+                raise ApiError(401, "invalid client id")
+            now = ts.now()
+        if claims.get("iss") != identity["issuer"]:
+            raise ApiError(401, "ID token issuer does not match the federated identity")
+        if not subject_matches(identity["subject"], claims.get("sub")):
+            raise ApiError(401, "ID token subject does not match the federated identity")
+        audiences = claims.get("aud") if isinstance(claims.get("aud"), list) else [claims.get("aud")]
+        if identity["audience"] and identity["audience"] not in audiences:
+            raise ApiError(401, "ID token audience does not match the federated identity")
+        if not isinstance(claims.get("exp"), (int, float)) or claims["exp"] <= now:
+            raise ApiError(401, "ID token is expired")
+        token = "tskey-api-%s-%s" % (random_id("k", suffix="CNTRL"), secrets.token_hex(16))
+        with ts.lock:
+            ts.tokens[token] = {"expires": now + TOKEN_TTL, "scopes": list(identity["scopes"]),
+                                "tags": list(identity["tags"])}
+        return JSONResponse({"access_token": token, "token_type": "Bearer", "expires_in": TOKEN_TTL,
+                             "scope": " ".join(identity["scopes"])}, headers={"Cache-Control": "no-store"})
+
     # ---- policy file
 
     @api.get("/api/v2/tailnet/{tailnet}/acl")
@@ -571,6 +630,9 @@ def create_app():
                 raise ApiError(400, "requested tags [%s] are invalid or not permitted" % " ".join(bad))
             if who["kind"] == "oauth" and not tags:
                 raise ApiError(400, "tailnet-owned auth key must have tags set")
+            if who.get("tags") is not None and not set(tags) <= set(who["tags"]):
+                raise ApiError(400, "requested tags [%s] are invalid or not permitted"
+                               % " ".join(tag for tag in tags if tag not in who["tags"]))
             key_id, now = random_id("k"), ts.now()
             key = {"id": key_id, "secret": "tskey-auth-%s-%s" % (key_id, secrets.token_hex(16)),
                    "created": now, "expires": now + (expiry or DEFAULT_KEY_EXPIRY), "revoked": None,
@@ -713,6 +775,65 @@ def create_app():
             key["uses"] += 1
             return ts.device_view(device)
 
+    @api.post("/_emulator/tailscale/federated")
+    async def add_federated_identity(request: Request):
+        body = await json_object(request)
+        issuer, subject, audience = body.get("issuer"), body.get("subject"), body.get("audience", "")
+        tags, scopes = body.get("tags"), body.get("scopes", ["auth_keys"])
+        if not isinstance(issuer, str) or not issuer.startswith("https://") or not isinstance(subject, str) \
+                or not subject or not isinstance(audience, str):
+            raise ApiError(400, '"issuer" (https URL) and "subject" (strings) are required; "audience" is a string')
+        if not str_list(tags) or not tags or not str_list(scopes) or not scopes:
+            raise ApiError(400, '"tags" and "scopes" must be non-empty lists of strings')
+        with ts.lock:
+            bad = [tag for tag in tags if tag not in ts.tag_owners()]
+            if bad:
+                raise ApiError(400, "requested tags [%s] are invalid or not permitted" % " ".join(bad))
+            client_id = random_id("k")
+            ts.federated[client_id] = {"id": client_id, "keyType": "federated", "issuer": issuer, "subject": subject,
+                                       "audience": audience, "tags": list(tags), "scopes": list(scopes),
+                                       "description": str(body.get("description", "")), "created": iso(ts.now())}
+            return ts.federated[client_id]
+
+    def node_of(body: dict) -> dict:
+        node_key = body.get("node_key")
+        device = next((d for d in ts.devices.values() if node_key and d["nodeKey"] == node_key), None)
+        if device is None:
+            raise ApiError(404, "no device with that node_key")
+        return device
+
+    @api.post("/_emulator/tailscale/hostinfo")
+    async def hostinfo(request: Request):
+        """What a node tells control without an auth key: a new hostname, connected or not (up/down)."""
+        body = await json_object(request)
+        hostname, online = body.get("hostname"), body.get("online")
+        if (hostname is not None and (not isinstance(hostname, str) or not hostname.strip())) \
+                or (online is not None and not isinstance(online, bool)):
+            raise ApiError(400, '"hostname" must be a non-empty string and "online" a boolean')
+        with ts.lock:
+            device = node_of(body)
+            if hostname is not None:
+                device["hostname"] = hostname
+            if online is not None:
+                device["connectedToControl"] = online
+                if online:
+                    device.pop("lastSeen", None)
+                else:
+                    device["lastSeen"] = iso(ts.now())
+            return ts.device_view(device)
+
+    @api.post("/_emulator/tailscale/logout")
+    async def logout(request: Request):
+        """``tailscale logout``: the node key expires now; an ephemeral node is removed."""
+        body = await json_object(request)
+        with ts.lock:
+            device = node_of(body)
+            if device["isEphemeral"]:
+                ts.devices.pop(device["nodeId"])
+                return {"deleted": True}
+            device.update(expires=iso(ts.now()), connectedToControl=False, lastSeen=iso(ts.now()))
+            return {"deleted": False, "device": ts.device_view(device)}
+
     @api.post("/_emulator/tailscale/policy")
     async def seed_policy(request: Request):
         raw = await request.body()
@@ -742,7 +863,8 @@ def create_app():
             return {"tailnet": ts.name, "now": iso(ts.now()),
                     "policy": {"etag": etag_of(ts.policy), "is_default": ts.is_default},
                     "keys": [dict(ts.key_view(k), uses=k["uses"]) for k in ts.keys.values()],
-                    "devices": [ts.device_view(d) for d in ts.devices.values()]}
+                    "devices": [ts.device_view(d) for d in ts.devices.values()],
+                    "federated": list(ts.federated.values())}
 
     async def with_request_id(scope, receive, send):
         """Every response (faults and helpers included) carries an x-tailscale-request-id header."""

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -32,19 +34,58 @@ def secrets_of(sandbox_env):
     return [sandbox_env[n] for n in names if sandbox_env.get(n) and len(sandbox_env[n]) > 8]
 
 
+def inventory(tmp_path, hosts):
+    """A sandbox inventory (its group_vars) with these customer hosts."""
+    inv = tmp_path / "inventory"
+    shutil.copytree(REPO / "inventories/sandbox/group_vars", inv / "group_vars")
+    lines = ["all:", "  children:", "    customers:", "      hosts:"]
+    for host, hostvars in hosts.items():
+        lines.append("        %s:" % host)
+        lines.extend("          %s: %s" % (k, json.dumps(v)) for k, v in hostvars.items())
+    (inv / "hosts.yml").write_text("\n".join(lines) + "\n")
+    return str(inv)
+
+
+ANSIBLE_PLAYBOOK = str(Path(sys.executable).parent / "ansible-playbook")
+
+
+def playbook_env(sandbox_env, extra_env=None):
+    """The environment an ansible-playbook run of the tests gets: the sandbox's variables, the repository's config."""
+    env = dict(os.environ)
+    env.update(sandbox_env)
+    # host booting is off for the suite (see sandbox_hosts_off): do not wait for hosts that never come
+    env["M8TRX_DEVICE_WAIT_TIMEOUT"] = "5"
+    env.update(extra_env or {})
+    env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
+    env.setdefault("ANSIBLE_HOME", str(REPO / ".cache" / "ansible-home"))
+    env["ANSIBLE_FORCE_COLOR"] = "0"
+    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
+    return env
+
+
 @pytest.fixture(scope="session")
 def run_playbook(sandbox_env):
     def _run(*args, extra_env=None):
-        env = dict(os.environ)
-        env.update(sandbox_env)
-        env.update(extra_env or {})
-        env["ANSIBLE_CONFIG"] = str(REPO / "ansible.cfg")
-        env.setdefault("ANSIBLE_HOME", str(REPO / ".cache" / "ansible-home"))
-        env["ANSIBLE_FORCE_COLOR"] = "0"
-        env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-        return subprocess.run([str(Path(sys.executable).parent / "ansible-playbook"), *args], cwd=REPO, env=env, capture_output=True,
+        return subprocess.run([ANSIBLE_PLAYBOOK, *args], cwd=REPO, env=playbook_env(sandbox_env, extra_env), capture_output=True,
                               text=True, stdin=subprocess.DEVNULL, timeout=900, check=False)
     return _run
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sandbox_hosts_off(sandbox_env):
+    """Booting a systemd container per instance costs seconds of CPU: the suite turns it off and only the
+    tests about hosts turn it on for their own customer. The sandbox's own setting is restored at the end."""
+    url = sandbox_env.get("M8TRX_SANDBOX_HOSTS_URL")
+    if not url:
+        yield None
+        return
+    with httpx.Client(base_url=url, timeout=120) as client:
+        before = client.get("/_emulator/hosts/config").raise_for_status().json()["boot"]
+        client.post("/_emulator/hosts/config", json={"boot": "none"}).raise_for_status()
+        try:
+            yield client
+        finally:
+            client.post("/_emulator/hosts/config", json={"boot": before}).raise_for_status()
 
 
 def _emulator_client(url):

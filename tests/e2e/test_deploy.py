@@ -6,12 +6,12 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
 from _aws_state import aws, inventory_of, live_instances, tailscale_policy
+from conftest import ANSIBLE_PLAYBOOK, inventory, playbook_env
 
 REPO = Path(__file__).resolve().parents[2]
 STEPS = ["control_plane", "iam", "kms", "ssm", "network", "storage", "instance", "snapshots", "dns"]
@@ -26,18 +26,6 @@ def recap(stdout):
     for host, counts in re.findall(r"^(\S+)\s+:\s+(ok=.*)$", stdout, re.M):
         out[host] = dict((k, int(v)) for k, v in re.findall(r"(\w+)=(\d+)", counts))
     return out
-
-
-def inventory(tmp_path, hosts):
-    """A sandbox inventory (its group_vars) with these customer hosts."""
-    inv = tmp_path / "inventory"
-    shutil.copytree(REPO / "inventories/sandbox/group_vars", inv / "group_vars")
-    lines = ["all:", "  children:", "    customers:", "      hosts:"]
-    for host, hostvars in hosts.items():
-        lines.append("        %s:" % host)
-        lines.extend("          %s: %s" % (k, json.dumps(v)) for k, v in hostvars.items())
-    (inv / "hosts.yml").write_text("\n".join(lines) + "\n")
-    return str(inv)
 
 
 @pytest.fixture(scope="module")
@@ -257,16 +245,13 @@ def test_a_deploy_killed_mid_step_is_finished_by_running_it_again(deploy, run_pl
     import os
     import signal
     import subprocess
-    import sys
     import time
 
     inv = inventory(tmp_path, {"killed": {"m8trx_template": "m8trx_agent"}})
-    env = dict(os.environ, **sandbox_env)
-    env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
-    env.setdefault("ANSIBLE_HOME", str(REPO / ".cache" / "ansible-home"))
+    env = playbook_env(sandbox_env)
     try:
         for marker in ("TASK [m8trx.deployer.customer : Brain customer]", "TASK [m8trx.deployer.customer : Instance ("):
-            proc = subprocess.Popen([str(Path(sys.executable).parent / "ansible-playbook"), "playbooks/deploy.yml", "-i", inv,
+            proc = subprocess.Popen([ANSIBLE_PLAYBOOK, "playbooks/deploy.yml", "-i", inv,
                                      "-e", "customer_artifacts_dir=%s" % tmp_path], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
             for line in proc.stdout:

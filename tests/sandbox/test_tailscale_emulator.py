@@ -509,3 +509,97 @@ def test_date_header_follows_the_emulator_clock(tailscale):
     tailscale.client.post("/_emulator/tailscale/clock", json={"advance_seconds": 86400}).raise_for_status()
     after = email.utils.parsedate_to_datetime(tailscale.client.get("/api/v2/tailnet/-/keys", headers=headers).headers["date"])
     assert 86400 - 5 < after.timestamp() - before.timestamp() < 86400 + 5
+
+
+# ------------------------------------------------------------------------------------ workload identity federation
+
+
+def _jwt(**claims):
+    def part(obj):
+        return base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return "%s.%s.%s" % (part({"alg": "RS256"}), part(claims), "c2ln")
+
+
+def _federate(tailscale, **over):
+    body = {"issuer": "https://token.actions.githubusercontent.com", "subject": "repo:acme/infra:*",
+            "audience": "api.tailscale.com/k123", "tags": ["tag:edge"], "scopes": ["auth_keys"]}
+    body.update(over)
+    return tailscale.client.post("/_emulator/tailscale/federated", json=body)
+
+
+def _exchange(tailscale, client_id, token):
+    return httpx.post(tailscale.url + "/api/v2/oauth/token-exchange", data={"client_id": client_id, "jwt": token})
+
+
+def _now(tailscale):
+    """The emulator's clock, in seconds since the epoch."""
+    from datetime import datetime  # pylint: disable=import-outside-toplevel
+
+    now = tailscale.client.get("/_emulator/tailscale/state").json()["now"]
+    return int(datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp())
+
+
+def test_federated_identity_helper_validates_and_shows_in_state(tailscale):
+    seed(tailscale, HUJSON_POLICY)
+    assert _federate(tailscale, tags=["tag:nope"]).status_code == 400
+    assert _federate(tailscale, issuer="http://plain.example").status_code == 400
+    assert _federate(tailscale, tags=[]).status_code == 400
+    made = _federate(tailscale)
+    assert made.status_code == 200
+    identity = made.json()
+    assert identity["keyType"] == "federated" and identity["tags"] == ["tag:edge"]
+    assert tailscale.client.get("/_emulator/tailscale/state").json()["federated"] == [identity]
+    tailscale.reset()
+    assert tailscale.client.get("/_emulator/tailscale/state").json()["federated"] == []
+
+
+def test_token_exchange_checks_the_claims_and_binds_the_tags(tailscale):
+    seed(tailscale, HUJSON_POLICY)
+    client_id = _federate(tailscale).json()["id"]
+    good = {"iss": "https://token.actions.githubusercontent.com", "sub": "repo:acme/infra:ref:refs/heads/main",
+            "aud": ["api.tailscale.com/k123"], "exp": _now(tailscale) + 60}
+    for over, status, fragment in [
+        ({"sub": "repo:evil/infra:ref"}, 401, "subject"),
+        ({"iss": "https://other.example"}, 401, "issuer"),
+        ({"aud": "elsewhere"}, 401, "audience"),
+        ({"exp": _now(tailscale) - 1}, 401, "expired"),
+    ]:
+        resp = _exchange(tailscale, client_id, _jwt(**dict(good, **over)))
+        assert resp.status_code == status and fragment in resp.json()["message"], over
+    assert _exchange(tailscale, "kUNKNOWNCNTRL", _jwt(**good)).status_code == 401
+    malformed = _exchange(tailscale, client_id, "not-a-jwt")
+    assert malformed.status_code == 400 and "3 parts" in malformed.json()["message"]
+    resp = _exchange(tailscale, client_id, _jwt(**good))
+    assert resp.status_code == 200
+    token = resp.json()
+    assert token["token_type"] == "Bearer" and token["expires_in"] == 3600 and token["scope"] == "auth_keys"
+    bearer = {"Authorization": "Bearer " + token["access_token"]}
+    keys = tailscale.url + "/api/v2/tailnet/-/keys"
+    body = {"capabilities": {"devices": {"create": {"tags": ["tag:brain"]}}}}
+    other = httpx.post(keys, headers=bearer, json=body)
+    assert other.status_code == 400 and "tag:brain" in other.json()["message"]
+    body["capabilities"]["devices"]["create"]["tags"] = ["tag:edge"]
+    minted = httpx.post(keys, headers=bearer, json=body)
+    assert minted.status_code == 200 and minted.json()["userId"] == ""
+    # the scopes hold: no policy read with an auth_keys token
+    assert httpx.get(tailscale.url + "/api/v2/tailnet/-/acl", headers=bearer).status_code == 403
+    device = register(tailscale, minted.json()["key"], "wif-node").json()
+    assert device["tags"] == ["tag:edge"]
+
+
+def test_hostinfo_and_logout_helpers(api, tailscale):
+    device = register(tailscale, mint(api, reusable=True, preauthorized=True).json()["key"], "node1").json()
+    assert tailscale.client.post("/_emulator/tailscale/hostinfo", json={"node_key": "nodekey:nope"}).status_code == 404
+    assert tailscale.client.post("/_emulator/tailscale/hostinfo",
+                                 json={"node_key": device["nodeKey"], "online": "no"}).status_code == 400
+    down = tailscale.client.post("/_emulator/tailscale/hostinfo",
+                                 json={"node_key": device["nodeKey"], "hostname": "node2", "online": False}).json()
+    assert down["hostname"] == "node2" and down["connectedToControl"] is False and "lastSeen" in down
+    out = tailscale.client.post("/_emulator/tailscale/logout", json={"node_key": device["nodeKey"]}).json()
+    assert out["deleted"] is False and out["device"]["expires"] <= tailscale.client.get(
+        "/_emulator/tailscale/state").json()["now"]
+    assert api.get("/device/%s" % device["nodeId"]).json()["connectedToControl"] is False
+    eph = register(tailscale, mint(api, ephemeral=True, preauthorized=True).json()["key"], "ci").json()
+    assert tailscale.client.post("/_emulator/tailscale/logout", json={"node_key": eph["nodeKey"]}).json() == {
+        "deleted": True}
+    assert api.get("/device/%s" % eph["nodeId"]).status_code == 404
