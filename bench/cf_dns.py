@@ -27,16 +27,15 @@ option reads ``CLOUDFLARE_TOKEN``, which the bench sets from ``CLOUDFLARE_API_TO
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import subprocess
 import sys
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from _common import read_env, run_playbook  # noqa: E402
 CG_MODULE = REPO / ".venv/collections/ansible_collections/community/general/plugins/modules/cloudflare_dns.py"
 ENDPOINT_LINE = "    cf_api_endpoint = 'https://api.cloudflare.com/client/v4'\n"
 SEEDED, UPSERTS, MARKER = 1000, 300, "m8trx-managed:customer"
@@ -68,14 +67,6 @@ PLAYBOOKS = {
 """ % MARKER,
 }
 
-
-def read_env():
-    env = {}
-    for line in (REPO / ".sandbox/env").read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _sep, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
 
 
 class Emulator:
@@ -117,21 +108,6 @@ class Emulator:
         return [e for e in log if zone_id in e["path"] or (e["path"].rstrip("/").endswith("/zones") and zone in e["query"])]
 
 
-def run_playbook(text, extra_vars, env, library=None):
-    with tempfile.TemporaryDirectory(prefix="cfbench-") as tmp:
-        playbook, varsfile = Path(tmp, "play.yml"), Path(tmp, "vars.json")
-        playbook.write_text(text)
-        varsfile.write_text(json.dumps(extra_vars))
-        run_env = dict(os.environ, **env)
-        run_env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".cache/ansible-home"),
-                       ANSIBLE_FORCE_COLOR="0", CLOUDFLARE_TOKEN=env["CLOUDFLARE_API_TOKEN"])
-        if library:
-            run_env["ANSIBLE_LIBRARY"] = library
-        start = time.monotonic()
-        proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), str(playbook), "-e", "@%s" % varsfile],
-                              cwd=REPO, env=run_env, capture_output=True, text=True, check=False)
-        return proc, time.monotonic() - start
-
 
 def patched_library(tmp):
     source = CG_MODULE.read_text()
@@ -169,7 +145,8 @@ def scenario(emu, env, name, tag, library):
     out = {}
     for run in ("first", "again"):
         mark = emu.log_length()
-        proc, seconds = run_playbook(text, {"zone_id": zone_id, "zone": zone, "records": records}, env, library)
+        proc, seconds = run_playbook(text, {"zone_id": zone_id, "zone": zone, "records": records}, env, library,
+                                     extra_env={"CLOUDFLARE_TOKEN": env["CLOUDFLARE_API_TOKEN"]})
         calls = emu.calls_since(mark, zone_id, zone)
         if proc.returncode != 0:
             print(proc.stdout[-3000:], proc.stderr[-2000:], file=sys.stderr)

@@ -23,17 +23,15 @@ allow-all rule, an ETag-guarded edit like any other.
 from __future__ import annotations
 
 import json
-import os
 import re
 import secrets
-import subprocess
 import sys
-import tempfile
-import time
 import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO / "bench"))
+from _common import read_env, run_playbook  # noqa: E402
 CUSTOMERS = 50
 ACL_PATH = re.compile(r"^/api/v2/tailnet/[^/]+/acl(/validate)?$")
 
@@ -60,14 +58,6 @@ PLAYBOOKS = {
 }
 
 
-def read_env():
-    env = {}
-    for line in (REPO / ".sandbox/env").read_text().splitlines():
-        if "=" in line and not line.startswith("#"):
-            key, _sep, value = line.partition("=")
-            env[key.strip()] = value.strip()
-    return env
-
 
 class Emulator:
     def __init__(self, env):
@@ -88,19 +78,6 @@ class Emulator:
         return self._get(self.base + "/api/v2/tailnet/-/acl",
                          {"Authorization": "Bearer " + self.key, "Accept": "application/hujson"})
 
-
-def run_playbook(text, extra_vars, env):
-    with tempfile.TemporaryDirectory(prefix="aclbench-") as tmp:
-        playbook, varsfile = Path(tmp, "play.yml"), Path(tmp, "vars.json")
-        playbook.write_text(text)
-        varsfile.write_text(json.dumps(extra_vars))
-        run_env = dict(os.environ, **env)
-        run_env.update(ANSIBLE_CONFIG=str(REPO / "ansible.cfg"), ANSIBLE_HOME=str(REPO / ".cache/ansible-home"),
-                       ANSIBLE_FORCE_COLOR="0")
-        start = time.monotonic()
-        proc = subprocess.run([str(REPO / ".venv/bin/ansible-playbook"), str(playbook), "-e", "@%s" % varsfile],
-                              cwd=REPO, env=run_env, capture_output=True, text=True, check=False)
-        return proc, time.monotonic() - start
 
 
 def owned_lines(text, names):

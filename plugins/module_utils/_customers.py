@@ -133,6 +133,7 @@ def plan(deployments, platform_domain, taken_octets=None):
             fqdn="%s.%s" % (deployment["subdomain"], platform_domain),
             resource_prefix="m8trx-%s" % host,
             vpc_cidr="10.%d.0.0/16" % octets[customer],
+            subnet_cidr="10.%d.1.0/24" % octets[customer],
             ports=list(TEMPLATES.get(deployment["template"], {}).get("ports", [])),
             agents=len(by_customer[customer]),
         )

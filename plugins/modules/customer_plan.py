@@ -81,6 +81,7 @@ plans:
       fqdn: acme.m8trx.example
       resource_prefix: m8trx-acme
       vpc_cidr: 10.131.0.0/16
+      subnet_cidr: 10.131.1.0/24
       template: m8trx_agent
       ports: [80, 443]
       instance_type: t3.medium

@@ -22,6 +22,8 @@ def test_a_valid_inventory_derives_every_identifier():
     assert acme["tag"] == "tag:m8trx-cust-acme" == finance["tag"]
     assert acme["ssm_path"] == "/m8trx/acme/" == finance["ssm_path"]
     assert acme["vpc_cidr"] == finance["vpc_cidr"] != beta["vpc_cidr"]
+    # one subnet per customer, inside its VPC: both derived from the same octet
+    assert acme["subnet_cidr"] == acme["vpc_cidr"].replace(".0.0/16", ".1.0/24") == finance["subnet_cidr"]
     assert (acme["fqdn"], finance["fqdn"]) == ("acme.m8trx.example", "acme-finance.m8trx.example")
     assert (acme["resource_prefix"], finance["resource_prefix"]) == ("m8trx-acme", "m8trx-acme-finance")
     assert acme["agents"] == 2 and beta["agents"] == 1
