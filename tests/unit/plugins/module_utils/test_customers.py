@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
+import yaml
 
 from ansible_collections.m8trx.deployer.plugins.module_utils import _customers as c
 
@@ -111,3 +114,13 @@ def test_select_by_customer_and_unknown_customer_message():
     assert c.select(plans, customer="acme") == ["acme", "acme-finance"]
     with pytest.raises(ValueError, match="customer 'zeta' is not in the inventory: add a host for it"):
         c.select(plans, customer="zeta")
+
+
+def test_the_harden_playbook_opens_the_ports_of_each_template():
+    """playbooks/harden.yml keeps its own table of firewall ports per template: it must be the one the
+    security groups are built from, or UFW would block what the security group lets in."""
+    play = yaml.safe_load((Path(__file__).resolve().parents[4] / "playbooks" / "harden.yml").read_text())[0]
+    ports = play["vars"]["__harden_ports"]
+    assert {name: sorted(int(p.split("/")[0]) for p in entries) for name, entries in ports.items()} == {
+        name: sorted(t["ports"]) for name, t in c.TEMPLATES.items()}
+    assert all(p.endswith("/tcp") for entries in ports.values() for p in entries)
