@@ -122,9 +122,9 @@ import re
 from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.m8trx.deployer.plugins.module_utils._api import BRAIN_ARGSPEC, brain_client, run_module
+from ansible_collections.m8trx.deployer.plugins.module_utils._customers import NAME, NAME_RULE, customer_id as derive_id
 from ansible_collections.m8trx.deployer.plugins.module_utils._http import Conflict, NotFound, ServerError, TransportError
 
-NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 CUSTOMER_ID = re.compile(r"^cust_[a-z0-9_]+$")
 LOST_MINT_ATTEMPTS = 3
 
@@ -132,9 +132,8 @@ LOST_MINT_ATTEMPTS = 3
 def validate(params):
     """Return the customer id, or an error message saying what to fix (before any API call)."""
     if not NAME.match(params["name"]):
-        return None, ("name %r is not valid: use 3-32 lowercase letters, digits and hyphens, starting with a letter "
-                      "and ending with a letter or digit" % params["name"])
-    customer_id = params["customer_id"] or "cust_" + params["name"].replace("-", "_")
+        return None, "name %r is not valid: use %s" % (params["name"], NAME_RULE)
+    customer_id = params["customer_id"] or derive_id(params["name"])
     if not CUSTOMER_ID.match(customer_id):
         return None, "customer_id %r is not valid: it must match ^cust_[a-z0-9_]+$" % customer_id
     return customer_id, None

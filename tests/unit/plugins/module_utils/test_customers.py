@@ -124,3 +124,94 @@ def test_the_harden_playbook_opens_the_ports_of_each_template():
     assert {name: sorted(int(p.split("/")[0]) for p in entries) for name, entries in ports.items()} == {
         name: sorted(t["ports"]) for name, t in c.TEMPLATES.items()}
     assert all(p.endswith("/tcp") for entries in ports.values() for p in entries)
+
+
+REPO = Path(__file__).resolve().parents[4]
+FLEET = {"acme": agent(), "acme-finance": agent(m8trx_customer="acme"), "beta": {"m8trx_template": "baseline"}}
+
+
+@pytest.mark.parametrize("var, value, expected", [
+    ("m8trx_customer", 123, "acme: m8trx_customer=123 is not valid: expected a string (the customer's name), got an integer"),
+    ("m8trx_template", ["baseline"], "acme: m8trx_template=['baseline'] is not valid: expected a string, one of baseline, "
+     "m8trx_agent, got a list"),
+    ("m8trx_instance_type", {"t3": "medium"}, "m8trx_instance_type={'t3': 'medium'} is not valid: expected a string"),
+    ("m8trx_volume_size_gb", [30], "m8trx_volume_size_gb=[30] is not valid: expected an integer from 20 to 500, got a list"),
+    ("m8trx_volume_size_gb", True, "m8trx_volume_size_gb=True is not valid: expected an integer from 20 to 500, got a boolean"),
+    ("m8trx_subdomain", 7, "m8trx_subdomain=7 is not valid: expected a string (a DNS label), got an integer"),
+])
+def test_a_wrong_type_names_host_variable_value_and_expectation_and_nothing_crashes(var, value, expected):
+    hostvars = dict({"m8trx_template": "m8trx_agent"}, **{var: value})
+    plans, errors = c.plan({"acme": hostvars, "beta": {"m8trx_template": "baseline"}}, DOMAIN)
+    assert len(errors) == 1 and expected in errors[0], errors
+    assert "customer_id" not in plans["acme"]  # nothing is derived from an inventory with errors
+
+
+def test_mixed_types_across_hosts_never_compare_or_hash_them():
+    _plans, errors = c.plan({"one": agent(m8trx_customer=123), "two": agent(m8trx_customer="two"),
+                             "three": {"m8trx_template": ["baseline"]}}, DOMAIN)
+    assert len(errors) == 2 and all("expected a string" in e for e in errors)
+
+
+def test_every_name_is_derived_once_in_the_plan():
+    plans, errors = c.plan(FLEET, DOMAIN, account_id="123456789012")
+    assert errors == []
+    finance = plans["acme-finance"]
+    assert {k: finance[k] for k in ("customer_prefix", "resource_prefix", "vpc_name", "subnet_name", "route_table_name",
+                                    "igw_name", "security_group", "log_group", "role_name", "instance_profile", "kms_alias",
+                                    "bucket", "authkey_description", "snapshot_policy_description")} == {
+        "customer_prefix": "m8trx-acme", "resource_prefix": "m8trx-acme-finance", "vpc_name": "m8trx-acme",
+        "subnet_name": "m8trx-acme-public", "route_table_name": "m8trx-acme-public", "igw_name": "m8trx-acme",
+        "security_group": "m8trx-acme-m8trx_agent", "log_group": "/m8trx/acme/vpc-flow-logs",
+        "role_name": "m8trx-acme-instance", "instance_profile": "m8trx-acme", "kms_alias": "alias/m8trx-acme",
+        "bucket": "m8trx-acme-123456789012", "authkey_description": "acme agents",
+        "snapshot_policy_description": "m8trx-acme daily snapshots"}
+    assert plans["beta"]["security_group"] == "m8trx-beta-baseline"
+    assert "bucket" not in c.plan(FLEET, DOMAIN)[0]["beta"]  # the account id comes from AWS
+
+
+def test_the_roles_build_no_name_of_their_own():
+    """Names come from the plan: no task or template of the customer role spells a resource prefix."""
+    role = REPO / "roles" / "customer"
+    for path in list((role / "tasks").glob("*.yml")) + list((role / "templates").glob("*.j2")) + [role / "vars" / "main.yml"]:
+        text = path.read_text()
+        assert "m8trx-{{" not in text and "'m8trx-' ~" not in text and "agents\"" not in text, path
+
+
+@pytest.mark.parametrize("kwargs, selected", [
+    (dict(customer="acme"), ["acme", "acme-finance"]),
+    (dict(customer=" acme , beta "), ["acme", "acme-finance", "beta"]),
+    (dict(customer="all"), ["acme", "acme-finance", "beta"]),
+    (dict(customer="acme", hosts=["acme-finance", "beta"], limited=True), ["acme-finance"]),
+    (dict(hosts=["beta"], limited=True), ["beta"]),
+    (dict(hosts=["acme", "beta"], limited=True, allow_all=False), ["acme", "beta"]),
+])
+def test_select_explicit_selections(kwargs, selected):
+    assert c.select(c.plan(FLEET, DOMAIN)[0], **kwargs) == selected
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(), "no deployment is selected: name the customer"),
+    (dict(customer=""), "customer='' is empty"),
+    (dict(customer="  "), "customer='  ' is empty"),
+    (dict(customer=" , "), "is empty"),
+    (dict(customer=123), "selection: customer=123 is not valid: expected a string"),
+    (dict(customer=["acme"]), "customer=['acme'] is not valid"),
+    (dict(customer=None, hosts=list(FLEET)), "no deployment is selected"),
+    (dict(customer="all", allow_all=False), "customer=all is refused: destroy never acts on every customer"),
+    (dict(hosts=list(FLEET), limited=True, allow_all=False), "destroy never acts on the whole inventory"),
+    (dict(customer="acme", hosts=["beta"], limited=True), "customer 'acme' has no deployment among this run's hosts"),
+])
+def test_a_selection_that_is_empty_mistyped_or_fleet_wide_for_destroy_is_refused(kwargs, message):
+    with pytest.raises(ValueError) as err:
+        c.select(c.plan(FLEET, DOMAIN)[0], **kwargs)
+    assert message in str(err.value)
+
+
+def test_the_deploy_steps_are_one_list_with_a_task_file_each():
+    spec = yaml.safe_load((REPO / "roles/customer/meta/argument_specs.yml").read_text())
+    steps = [s for s in spec["argument_specs"]["main"]["options"]["customer_stop_after"]["choices"] if s]
+    assert steps[0] == "plan" and steps[-1] == "device"
+    for step in steps:
+        assert (REPO / "roles/customer/tasks" / ("%s.yml" % step)).is_file(), step
+    # the role reads the same list (no second copy in present.yml)
+    assert "customer_stop_after.choices" in (REPO / "roles/customer/vars/main.yml").read_text().replace("\n", "").replace(" ", "")
