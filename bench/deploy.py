@@ -91,12 +91,13 @@ def main():
     with tempfile.TemporaryDirectory() as tmp:
         one_inv, many_inv = inventory(tmp + "/one", ["bench-one"]), inventory(tmp + "/many", many)
         try:
-            first = run("playbooks/deploy.yml", one_inv, tmp)
-            noop = run("playbooks/deploy.yml", one_inv, tmp)
-            fleet = run("playbooks/deploy.yml", many_inv, tmp, "--forks", str(args.forks))
+            first = run("playbooks/deploy.yml", one_inv, tmp, "-e", "customer=bench-one")
+            noop = run("playbooks/deploy.yml", one_inv, tmp, "-e", "customer=bench-one")
+            fleet = run("playbooks/deploy.yml", many_inv, tmp, "--forks", str(args.forks), "-e", "customer=all")
         finally:
-            run("playbooks/destroy.yml", one_inv, tmp, "-e", "destroy_confirm=bench-one")
-            run("playbooks/destroy.yml", many_inv, tmp, "--forks", str(args.forks), "-e", "destroy_confirm=%s" % ",".join(many))
+            run("playbooks/destroy.yml", one_inv, tmp, "-e", "customer=bench-one", "-e", "destroy_confirm=bench-one")
+            run("playbooks/destroy.yml", many_inv, tmp, "--forks", str(args.forks), "-e", "customer=%s" % ",".join(many),
+                "-e", "destroy_confirm=%s" % ",".join(many))
     show("deploy, 1 customer", first)
     show("no-op re-run", noop)
     show("deploy, %d customers (forks %d)" % (args.customers, args.forks), fleet)

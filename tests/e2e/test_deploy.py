@@ -9,12 +9,20 @@ import re
 from pathlib import Path
 
 import pytest
+import yaml
 
 from _aws_state import aws, inventory_of, live_instances, tailscale_policy
 from conftest import ANSIBLE_PLAYBOOK, inventory, playbook_env
 
 REPO = Path(__file__).resolve().parents[2]
-STEPS = ["control_plane", "iam", "kms", "ssm", "network", "storage", "instance", "snapshots", "dns"]
+# the deploy steps: customer_stop_after's choices, the one list the argument spec, the role and the tests read
+STEPS = [s for s in yaml.safe_load((REPO / "roles/customer/meta/argument_specs.yml").read_text())[
+    "argument_specs"]["main"]["options"]["customer_stop_after"]["choices"] if s]
+# acme's policy rules, each exactly once: within the customer, to the brain's port, from operators and brain
+EXPECTED_RULES = [repr(r) for r in (
+    {"action": "accept", "src": ["tag:m8trx-cust-acme"], "dst": ["tag:m8trx-cust-acme:*"]},
+    {"action": "accept", "src": ["tag:m8trx-cust-acme"], "dst": ["tag:m8trx-brain:443"]},
+    {"action": "accept", "src": ["tag:mgmt", "tag:m8trx-brain"], "dst": ["tag:m8trx-cust-acme:*"]})]
 NOTHING = {"vpcs": [], "subnets": [], "igws": [], "route_tables": [], "security_groups": [], "flow_logs": [], "instances": [],
            "eips": [], "kms_keys": [], "iam_roles": [], "instance_profiles": [], "buckets": [], "log_groups": [], "ssm": [],
            "brain": [], "ts_keys": [], "ts_devices": [], "ts_tag_owners": [], "ts_rules": [], "dns": []}
@@ -53,8 +61,8 @@ def test_deploy_creates_every_resource_with_its_properties(acme, deploy, sandbox
     assert {k: len(v) for k, v in state.items()} == {
         "vpcs": 1, "subnets": 1, "igws": 1, "route_tables": 1, "security_groups": 1, "flow_logs": 1, "instances": 1, "eips": 1,
         "kms_keys": 1, "iam_roles": 1, "instance_profiles": 1, "buckets": 1, "log_groups": 1, "ssm": 6, "brain": 1,
-        "ts_keys": 1, "ts_devices": 0, "ts_tag_owners": 1, "ts_rules": len(state["ts_rules"]), "dns": 1}
-    assert len(state["ts_rules"]) >= 3
+        "ts_keys": 1, "ts_devices": 0, "ts_tag_owners": 1, "ts_rules": len(EXPECTED_RULES), "dns": 1}
+    assert sorted(state["ts_rules"]) == sorted(EXPECTED_RULES)  # each rule once: a duplicate fails
     ec2, kms, s3, iam, ssm = (aws(sandbox_env, s) for s in ("ec2", "kms", "s3", "iam", "ssm"))
 
     key_id = next(a["TargetKeyId"] for a in kms.list_aliases()["Aliases"] if a["AliasName"] == "alias/m8trx-acme")
@@ -153,16 +161,18 @@ def test_every_step_is_crash_safe(deploy, sandbox_env, emulators, tmp_path):
     hosts["crash-none"] = {"m8trx_template": "m8trx_agent"}
     inv = inventory(tmp_path, hosts)
     try:
-        partial = deploy("-i", inv, "--forks", "5")
+        partial = deploy("-i", inv, "--forks", "5", "-e", "customer=all")
         assert partial.returncode == 0, partial.stdout[-4000:]
         reference = inventory_of(sandbox_env, "crash-none", emulators)
-        finish = deploy("-i", inv, "--forks", "5", "-e", "customer_stop_after=")
+        assert inventory_of(sandbox_env, "crash-plan", emulators) == NOTHING  # stop_after=plan wrote nothing
+        finish = deploy("-i", inv, "--forks", "5", "-e", "customer=all", "-e", "customer_stop_after=")
         assert finish.returncode == 0, finish.stdout[-4000:]
         for host in hosts:
             state = inventory_of(sandbox_env, host, emulators)
             assert {k: len(v) for k, v in state.items()} == {k: len(v) for k, v in reference.items()}, host
     finally:
-        gone = deploy("-i", inv, "--forks", "5", "-e", "destroy_confirm=%s" % ",".join(hosts), playbook="playbooks/destroy.yml")
+        gone = deploy("-i", inv, "--forks", "5", "-e", "customer=%s" % ",".join(hosts), "-e", "destroy_confirm=%s" % ",".join(hosts),
+                      playbook="playbooks/destroy.yml")
     assert gone.returncode == 0, gone.stdout[-4000:]
     for host in hosts:
         assert inventory_of(sandbox_env, host, emulators) == NOTHING, host
@@ -210,8 +220,12 @@ def test_a_second_agent_shares_the_customer_and_has_its_own_instance_and_subdoma
     assert inventory_of(sandbox_env, "mat", emulators, labels=["mat", "mat-two"]) == NOTHING
 
 
-def _requests(emulators):
-    return sum(len(client.get("/_emulator/requests").json()) for client in emulators.values())
+def _requests(emulators, sandbox_env):
+    """Requests the emulators and moto have seen: bad input must not add one. Of moto's, the STS ones
+    count: a run's first AWS call is the plan's GetCallerIdentity (the sandbox's hosts service polls EC2)."""
+    import httpx
+    moto = httpx.get(sandbox_env["AWS_ENDPOINT_URL"] + "/_emulator/requests", timeout=30).json()
+    return len([r for r in moto if r["service"] == "sts"]) + sum(len(client.get("/_emulator/requests").json()) for client in emulators.values())
 
 
 @pytest.mark.parametrize("hosts, args, message", [
@@ -229,14 +243,40 @@ def _requests(emulators):
      "mix templates"),
     ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer=zeta"], "customer 'zeta' is not in the inventory"),
     ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer_stop_after=dnss"], "value of customer_stop_after must be one of"),
-    ({"okname": {"m8trx_template": "m8trx_agent"}}, ["-e", "customer_agent_fetch_pat="], "needs the brain URL"),
+    ({"okname": {"m8trx_template": "m8trx_agent"}}, ["-e", "customer=okname", "-e", "customer_agent_fetch_pat="],
+     "needs the brain URL"),
+    # wrong types name the host, the variable, the value and what is expected (they used to crash the check)
+    ({"okname": {"m8trx_template": "baseline", "m8trx_customer": 123}}, [],
+     "okname: m8trx_customer=123 is not valid: expected a string"),
+    ({"okname": {"m8trx_template": ["baseline"]}}, [], "okname: m8trx_template=['baseline'] is not valid: expected a string"),
+    ({"okname": {"m8trx_template": "baseline", "m8trx_subdomain": {"a": 1}}}, [], "m8trx_subdomain={'a': 1} is not valid"),
+    ({"okname": {"m8trx_template": "baseline", "m8trx_volume_size_gb": [30]}}, [], "m8trx_volume_size_gb=[30] is not valid"),
+    # an empty or missing selection never widens to the whole inventory
+    ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer="], "customer='' is empty"),
+    ({"okname": {"m8trx_template": "baseline"}}, ["-e", "customer=  "], "is empty"),
+    ({"okname": {"m8trx_template": "baseline"}}, [], "no deployment is selected"),
+    ({"okname": {"m8trx_template": "baseline"}}, ["-e", '{"customer": ["okname"]}'], "customer=['okname'] is not valid"),
 ])
-def test_bad_input_fails_fast_with_a_clear_message_and_no_api_call(deploy, emulators, tmp_path, hosts, args, message):
-    before = _requests(emulators)
+def test_bad_input_fails_fast_with_a_clear_message_and_no_api_call(deploy, emulators, sandbox_env, tmp_path, hosts, args, message):
+    before = _requests(emulators, sandbox_env)
     result = deploy("-i", inventory(tmp_path, hosts), *args)
     assert result.returncode != 0 and message in result.stdout, result.stdout[-3000:]
-    assert _requests(emulators) == before
+    assert _requests(emulators, sandbox_env) == before
     assert "aws_caller_info" not in result.stdout and "Identify the account" not in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["-e", "customer=all"], "customer=all is refused"),
+    ([], "no deployment is selected"),
+    (["-e", "customer="], "is empty"),
+    (["--limit", "customers"], "destroy never acts on the whole inventory"),
+])
+def test_destroy_never_takes_a_fleet_wide_selection(deploy, emulators, sandbox_env, tmp_path, args, message):
+    before = _requests(emulators, sandbox_env)
+    hosts = {"one": {"m8trx_template": "baseline"}, "two": {"m8trx_template": "baseline"}}
+    result = deploy("-i", inventory(tmp_path, hosts), "-e", "destroy_confirm=one,two", *args, playbook="playbooks/destroy.yml")
+    assert result.returncode != 0 and message in result.stdout, result.stdout[-3000:]
+    assert _requests(emulators, sandbox_env) == before
 
 
 def test_a_deploy_killed_mid_step_is_finished_by_running_it_again(deploy, run_playbook, sandbox_env, emulators, tmp_path):
@@ -251,7 +291,7 @@ def test_a_deploy_killed_mid_step_is_finished_by_running_it_again(deploy, run_pl
     env = playbook_env(sandbox_env)
     try:
         for marker in ("TASK [m8trx.deployer.customer : Brain customer]", "TASK [m8trx.deployer.customer : Instance ("):
-            proc = subprocess.Popen([ANSIBLE_PLAYBOOK, "playbooks/deploy.yml", "-i", inv,
+            proc = subprocess.Popen([ANSIBLE_PLAYBOOK, "playbooks/deploy.yml", "-i", inv, "-e", "customer=killed",
                                      "-e", "customer_artifacts_dir=%s" % tmp_path], cwd=REPO, env=env, stdout=subprocess.PIPE,
                                     stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, text=True, start_new_session=True)
             for line in proc.stdout:
@@ -262,7 +302,7 @@ def test_a_deploy_killed_mid_step_is_finished_by_running_it_again(deploy, run_pl
             proc.wait(timeout=30)
             proc.stdout.close()
             assert proc.returncode == -signal.SIGKILL
-        again = deploy("-i", inv)
+        again = deploy("-i", inv, "-e", "customer=killed")
         assert again.returncode == 0, again.stdout[-4000:]
         state = inventory_of(sandbox_env, "killed", emulators)
         assert {k: len(v) for k, v in state.items() if k not in ("ts_rules", "ts_devices")} == {
@@ -272,6 +312,6 @@ def test_a_deploy_killed_mid_step_is_finished_by_running_it_again(deploy, run_pl
         instances = aws(sandbox_env, "ec2").describe_instances(Filters=[{"Name": "tag:m8trx:customer", "Values": ["killed"]}])
         assert len([i for r in instances["Reservations"] for i in r["Instances"]]) == 1, "an orphaned instance was launched"
     finally:
-        gone = deploy("-i", inv, "-e", "destroy_confirm=killed", playbook="playbooks/destroy.yml")
+        gone = deploy("-i", inv, "-e", "customer=killed", "-e", "destroy_confirm=killed", playbook="playbooks/destroy.yml")
     assert gone.returncode == 0, gone.stdout[-4000:]
     assert inventory_of(sandbox_env, "killed", emulators) == NOTHING

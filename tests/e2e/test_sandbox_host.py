@@ -11,6 +11,7 @@ import os
 import re
 import subprocess
 import time
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,7 +48,7 @@ def booted(run_playbook, sandbox_env, sandbox_hosts_off, emulators, tmp_path_fac
         pytest.fail("the sandbox has no hosts service (M8TRX_SANDBOX_HOSTS_URL): restart it with `make sandbox-up`")
     tmp = tmp_path_factory.mktemp("boothost")
     inv = inventory(tmp, {CUSTOMER: {"m8trx_template": "m8trx_agent"}})
-    extra = ["-i", inv, "-e", "customer_artifacts_dir=%s" % tmp]
+    extra = ["-i", inv, "-e", "customer=%s" % CUSTOMER, "-e", "customer_artifacts_dir=%s" % tmp]
     sandbox_hosts_off.post("/_emulator/hosts/config", json={"boot": [CUSTOMER]}).raise_for_status()
     result = run_playbook("playbooks/deploy.yml", *extra, extra_env={"M8TRX_DEVICE_WAIT_TIMEOUT": "90"})
     try:
@@ -127,6 +128,25 @@ def test_the_brain_has_a_heartbeat_from_the_host_within_a_minute(booted, sandbox
     assert event["payload"]["customer_id"] == "cust_" + CUSTOMER and event["payload"]["tailscale"] == "Running"
     received = calendar.timegm(time.strptime(event["received"][:19], "%Y-%m-%dT%H:%M:%S"))
     assert received - booted["launched"] < 60, "first heartbeat %.0f s after the instance launched" % (received - booted["launched"])
+
+
+def test_a_rerun_after_a_new_heartbeat_changes_nothing(booted, run_playbook, sandbox_env):
+    """The welcome card holds nothing that depends on the time of the run: a heartbeat newer than the
+    first run's shows in the summary, and the re-run reports changed=0 (AWX would mark it changed)."""
+    iid = booted["instance_id"]
+    brain_key = aws(sandbox_env, "ssm").get_parameter(Name="/m8trx/%s/brain-key" % CUSTOMER, WithDecryption=True)["Parameter"]["Value"]
+    posted = httpx.post(sandbox_env["M8TRX_BRAIN_URL"] + "/v1/events", timeout=10,
+                        json={"event_type": "heartbeat", "payload": {"hostname": iid, "customer_id": "cust_" + CUSTOMER,
+                                                                     "tailscale": "Running"}},
+                        headers={"Authorization": "Bearer " + brain_key})
+    assert posted.status_code in (200, 201, 202), posted.text
+    again = run_playbook("playbooks/deploy.yml", *booted["inv"])
+    assert again.returncode == 0, again.stdout[-5000:]
+    assert re.search(r"^%s\s+:.*changed=0\b" % CUSTOMER, again.stdout, re.M), again.stdout[-5000:]
+    out = " ".join(again.stdout.split())
+    assert "Heartbeat: received" in out and brain_key not in again.stdout
+    card = next(p for p in booted["inv"] if p.startswith("customer_artifacts_dir=")).split("=", 1)[1]
+    assert "Heartbeat" not in (Path(card) / ("%s-welcome.txt" % CUSTOMER)).read_text()
 
 
 def test_the_metadata_service_requires_an_imdsv2_token(booted, sandbox_env):
