@@ -113,6 +113,10 @@ notes:
     C(ssm:ListTagsForResource), C(ssm:AddTagsToResource), C(ssm:RemoveTagsFromResource); C(kms:Decrypt) and
     C(kms:Encrypt) on the keys; C(kms:DescribeKey) when a key is named differently than AWS reports it."
   - Parameters are written with the C(Standard) tier.
+  - "KMS errors: a stored value that KMS cannot decrypt (disabled key, key pending deletion, access denied, key not found,
+    invalid ciphertext, ...), a key that C(DescribeKey) cannot describe, or a write KMS refuses fails with the parameter,
+    the key, KMS's error code and what to fix. Only C(IncorrectKeyException) (the value is encrypted under a different key)
+    leaves a value unread, so it is rewritten under the wanted key. Throttling is retried."
   - "Endpoint: O(endpoint_url), else E(AWS_URL), else botocore's own E(AWS_ENDPOINT_URL). Set connection options
     once with C(module_defaults: {group/m8trx.deployer.aws: ...}), which also covers every amazon.aws module;
     C(group/amazon.aws.aws) does not reach this module."
@@ -181,6 +185,55 @@ from ansible_collections.m8trx.deployer.plugins.module_utils._reconcile import R
 SEGMENT = re.compile(r"^[A-Za-z0-9_.-]+$")
 DEFAULT_KEY = "alias/aws/ssm"
 WRITTEN = ("value", "type", "key_id", "description")
+# AWSRetry's own list has "Throttling" but not the "ThrottlingException" SSM and KMS answer; KMS also asks for these two to be retried
+SSM_RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException"])
+KMS_RETRY = AWSRetry.jittered_backoff(catch_extra_error_codes=["ThrottlingException", "DependencyTimeoutException", "KMSInternalException"])
+# SSM reports a KMS failure behind a SecureString as its own InvalidKeyId (or AccessDeniedException) and names KMS's error
+# in the message: "... is disabled. (Service: AWSKMS; Status Code: 400; Error Code: DisabledException; Request ID: ...)"
+KMS_IN_SSM = re.compile(r"Service: AWSKMS;.*?Error Code: (\w+)")
+# The one KMS error that means "encrypted under a different key" (Decrypt: the key named cannot decrypt this ciphertext)
+DIFFERENT_KEY = "IncorrectKeyException"
+KMS_FIX = {
+    "DisabledException": "the key is disabled: enable it (kms:EnableKey) or set key_id to an enabled key",
+    "KMSInvalidStateException": "the key cannot be used in its state (pending deletion or import): cancel its deletion "
+                                "(kms:CancelKeyDeletion) and enable it, or set key_id to another key",
+    "NotFoundException": "no such key in this account and region: fix key_id (or the region), or create the key",
+    "AccessDeniedException": "the caller may not use the key: allow kms:Decrypt, kms:Encrypt and kms:DescribeKey on it "
+                             "(IAM policy and key policy)",
+    "InvalidCiphertextException": "the stored value cannot be decrypted (ciphertext or encryption context invalid): "
+                                  "delete the parameter and run again to write it anew",
+    "KeyUnavailableException": "the key's custom key store is unavailable: reconnect it and run again",
+    "InvalidKeyUsageException": "the key is not a symmetric encryption key: set key_id to one",
+    "InvalidArnException": "key_id is not a valid KMS ARN: fix key_id",
+    "InvalidKeyId": "key_id does not name a usable KMS key: fix key_id",
+}
+
+
+class KmsError(Exception):
+    """A KMS error about one parameter's key, to be reported with both names and what to fix (never a value)."""
+
+    def __init__(self, error, key, code, action, name=None):
+        super(KmsError, self).__init__(code)
+        self.error, self.key, self.code, self.action, self.name = error, key, code, action, name
+
+    def message(self, path):
+        return "parameter %s: KMS key %s could not %s (%s): %s" % (
+            path + (self.name or "?"), self.key, self.action, self.code,
+            KMS_FIX.get(self.code, "KMS kept failing after retries: run again later" if self.code in (
+                "ThrottlingException", "DependencyTimeoutException", "KMSInternalException") else "see the AWS error"))
+
+
+def kms_code(error):
+    """The KMS error code behind an SSM error, or None when the error is not about KMS."""
+    if not isinstance(error, botocore.exceptions.ClientError):
+        return None
+    code, text = error.response.get("Error", {}).get("Code"), error.response.get("Error", {}).get("Message") or ""
+    found = KMS_IN_SSM.search(text)
+    if found:
+        return found.group(1)
+    if code == "InvalidKeyId" or (code == "AccessDeniedException" and "kms:" in text):
+        return code
+    return None
 
 
 def validate(params):
@@ -257,8 +310,13 @@ def plan(desired, current, state="present", purge=False, purge_tags=True, same_k
         if want is None and not (state == "absent" or purge):
             continue
         if cur is not None and want is not None and cur.get("key_id") != want["key_id"] and want["key_id"] \
-                and cur.get("key_id") and same_key and same_key(cur["key_id"], want["key_id"]):
-            cur = dict(cur, key_id=want["key_id"])
+                and cur.get("key_id") and same_key:
+            try:
+                if same_key(cur["key_id"], want["key_id"]):
+                    cur = dict(cur, key_id=want["key_id"])
+            except KmsError as e:
+                e.name = e.name or name
+                raise
         res = reconcile(cur, want, check_mode=True, create=None, update=None, delete=None,
                         state="present" if want is not None else "absent", ignore_keys=("version",),
                         secret_keys=("value",), compare={"tags": "strict" if purge_tags else "value"})
@@ -274,12 +332,36 @@ def plan(desired, current, state="present", purge=False, purge_tags=True, same_k
     return actions
 
 
+def read_each(ssm, path, described):
+    """GetParameter (decrypted) one by one, after a KMS error in GetParametersByPath: finds the parameter and key at fault.
+    A value under a different key (IncorrectKeyException) is left unread (None), so it is rewritten under the wanted key."""
+    found = []
+    for meta in described:
+        try:
+            found.append(ssm.get_parameter(Name=meta["Name"], WithDecryption=True, aws_retry=True)["Parameter"])
+        except is_boto3_error_code("ParameterNotFound"):
+            continue  # deleted meanwhile
+        except botocore.exceptions.ClientError as e:  # pylint: disable=duplicate-except
+            code = kms_code(e)
+            if code is None:
+                raise
+            if code != DIFFERENT_KEY:
+                raise KmsError(e, meta.get("KeyId") or DEFAULT_KEY, code, "decrypt the stored value", meta["Name"][len(path):])
+    return found
+
+
 def read(ssm, path, recursive, tag_names):
-    retry = AWSRetry.jittered_backoff()
-    by_path = paginated_query_with_retries(ssm, "get_parameters_by_path", retry, Path=path, Recursive=recursive,
-                                           WithDecryption=True)["Parameters"]
+    try:
+        by_path = paginated_query_with_retries(ssm, "get_parameters_by_path", SSM_RETRY, Path=path, Recursive=recursive,
+                                               WithDecryption=True)["Parameters"]
+    except botocore.exceptions.ClientError as e:
+        if kms_code(e) is None:
+            raise
+        by_path = None
     where = dict(Key="Path", Option="Recursive" if recursive else "OneLevel", Values=[path.rstrip("/")])
-    described = paginated_query_with_retries(ssm, "describe_parameters", retry, ParameterFilters=[where])["Parameters"]
+    described = paginated_query_with_retries(ssm, "describe_parameters", SSM_RETRY, ParameterFilters=[where])["Parameters"]
+    if by_path is None:
+        by_path = read_each(ssm, path, described)
     existing = set(p["Name"] for p in by_path) | set(p["Name"] for p in described)
     tags = {}
     for name in tag_names:
@@ -290,19 +372,21 @@ def read(ssm, path, recursive, tag_names):
 
 
 def key_matcher(module):
-    """same_key(a, b): whether two spellings of a KMS key name one key (DescribeKey, only on a mismatch)."""
+    """same_key(a, b): whether two spellings of a KMS key name one key (DescribeKey, only on a mismatch). Keys are
+    different only when AWS describes them with different ARNs; a DescribeKey error (once AWSRetry has retried
+    throttling) is a KmsError, never "a different key"."""
     cache, clients = {}, []
 
-    def arn(key):
+    def arn(key, which):
         if key not in cache:
             if not clients:
-                clients.append(module.client("kms", retry_decorator=AWSRetry.jittered_backoff()))
+                clients.append(module.client("kms", retry_decorator=KMS_RETRY))
             try:
                 cache[key] = clients[0].describe_key(KeyId=key, aws_retry=True)["KeyMetadata"]["Arn"]
-            except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError):
-                cache[key] = None
+            except botocore.exceptions.ClientError as e:
+                raise KmsError(e, key, e.response.get("Error", {}).get("Code"), "be described (%s)" % which)
         return cache[key]
-    return lambda a, b: arn(a) is not None and arn(a) == arn(b)
+    return lambda a, b: arn(a, "the key the parameter is stored under") == arn(b, "the key key_id names")
 
 
 def put(ssm, args, create_tags):
@@ -329,7 +413,13 @@ def apply(ssm, path, desired, current, actions, result):
             description = want["description"] if want["description"] is not None else (current.get(name) or {}).get("description")
             if description is not None:
                 args["Description"] = description
-            entry["version"] = put(ssm, args, want["tags"] if act["operation"] == "create" else None)
+            try:
+                entry["version"] = put(ssm, args, want["tags"] if act["operation"] == "create" else None)
+            except botocore.exceptions.ClientError as e:
+                code = kms_code(e)
+                if code is None or not want["key_id"]:
+                    raise
+                raise KmsError(e, want["key_id"], code, "encrypt the new value", name)
             result["changed"] = True
         if act["add_tags"]:
             ssm.add_tags_to_resource(ResourceType="Parameter", ResourceId=full, aws_retry=True,
@@ -390,7 +480,7 @@ def main():
     if error:
         module.fail_json(msg=error)
     path = params["path"]
-    ssm = module.client("ssm", retry_decorator=AWSRetry.jittered_backoff())
+    ssm = module.client("ssm", retry_decorator=SSM_RETRY)
     result, phase = dict(changed=False, parameters={}, deleted=[]), "could not read the parameters"
     try:
         current = read(ssm, path, params["recursive"], [n for n, w in desired.items() if w["tags"] is not None])
@@ -403,6 +493,8 @@ def main():
         if not module.check_mode:
             result["changed"], phase = False, "could not apply every change (changed says whether some were made)"
             apply(ssm, path, desired, current, actions, result)
+    except KmsError as e:
+        module.fail_json_aws(e.error, msg=e.message(path), **result)
     except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as e:
         module.fail_json_aws(e, msg="%s under %s" % (phase, path), **result)
     if module._diff:

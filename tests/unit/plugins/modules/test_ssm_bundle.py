@@ -307,3 +307,186 @@ def test_a_value_is_required_unless_overwrite_is_false():
     assert ssm_bundle.validate(params(parameters=[item("a", None)]))[1] == \
         "parameter 'a' needs a value of 1 to 4096 bytes (state=present)"
     assert ssm_bundle.validate(params(parameters=[item("a", None, overwrite=False)]))[1] is None
+
+
+# --- KMS errors, through main() against botocore's Stubber -------------------------------------------
+# SSM wraps a KMS failure behind a SecureString in its own code (InvalidKeyId, or AccessDeniedException)
+# and names KMS's code in the message, as real AWS answers show; only IncorrectKeyException says that the
+# value is encrypted under a different key. DescribeKey answers two different ARNs for two different keys.
+
+STORED = "stored-value-never-shown"
+ARN_K1 = "arn:aws:kms:us-east-2:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+ARN_K2 = "arn:aws:kms:us-east-2:111122223333:key/0987dcba-09fe-87dc-65ba-ab0987654321"
+
+
+def kms_wrapped(kms_code, text="arn:aws:kms:us-east-2:111122223333:key/1234abcd is disabled."):
+    """An SSM error message carrying KMS's code the way SSM reports it."""
+    return "%s (Service: AWSKMS; Status Code: 400; Error Code: %s; Request ID: 5f642215; Proxy: null)" % (text, kms_code)
+
+
+class AWS:
+    """ssm and kms clients wrapped the way module.client(retry_decorator=...) wraps them, with their Stubbers."""
+
+    def __init__(self):
+        import boto3
+        from botocore.stub import Stubber
+        self.raw = dict((s, boto3.client(s, region_name="us-east-2", aws_access_key_id="testing", aws_secret_access_key="testing"))
+                        for s in ("ssm", "kms"))
+        self.stub = dict((s, Stubber(c)) for s, c in self.raw.items())
+
+    def reads(self, *params, error=None):
+        """GetParametersByPath (decrypted): params are (name, type, value) or an error (code, message)."""
+        request = dict(Path=PATH, Recursive=False, WithDecryption=True)
+        if error:
+            self.stub["ssm"].add_client_error("get_parameters_by_path", error[0], error[1], expected_params=request)
+        else:
+            self.stub["ssm"].add_response("get_parameters_by_path", {"Parameters": [
+                dict(Name=PATH + n, Type=t, Value=v, Version=1) for n, t, v in params]}, request)
+        return self
+
+    def describes(self, *params):
+        """DescribeParameters: params are (name, type, key id)."""
+        self.stub["ssm"].add_response("describe_parameters", {"Parameters": [
+            dict(Name=PATH + n, Type=t, Version=1, **({"KeyId": k} if k else {})) for n, t, k in params]},
+            dict(ParameterFilters=[dict(Key="Path", Option="OneLevel", Values=[PATH.rstrip("/")])]))
+        return self
+
+    def gets(self, name, type="SecureString", value=STORED, error=None):
+        request = dict(Name=PATH + name, WithDecryption=True)
+        if error:
+            self.stub["ssm"].add_client_error("get_parameter", error[0], error[1], expected_params=request)
+        else:
+            self.stub["ssm"].add_response("get_parameter", {"Parameter": dict(Name=PATH + name, Type=type, Value=value, Version=1)},
+                                          request)
+        return self
+
+    def key(self, key_id, arn=ARN_K1, error=None, state="Enabled"):
+        if error:
+            self.stub["kms"].add_client_error("describe_key", error[0], error[1], expected_params=dict(KeyId=key_id))
+        else:
+            self.stub["kms"].add_response("describe_key", {"KeyMetadata": dict(KeyId=arn.split("/")[-1], Arn=arn, KeyState=state,
+                                                                               Enabled=state == "Enabled")}, dict(KeyId=key_id))
+        return self
+
+    def puts(self, name, value=SECRET, key_id="alias/m8trx-acme", error=None):
+        request = dict(Name=PATH + name, Value=value, Type="SecureString", Tier="Standard", KeyId=key_id, Overwrite=True)
+        if error:
+            self.stub["ssm"].add_client_error("put_parameter", error[0], error[1], expected_params=request)
+        else:
+            self.stub["ssm"].add_response("put_parameter", {"Version": 2, "Tier": "Standard"}, request)
+        return self
+
+    def run(self, monkeypatch, capsys, **args):
+        """main() with these clients; returns (result, output as printed)."""
+        from ansible.module_utils.testing import patch_module_args
+        from ansible_collections.amazon.aws.plugins.module_utils import cloud
+        from ansible_collections.amazon.aws.plugins.module_utils.retries import RetryingBotoClientWrapper
+
+        def client(module, service, retry_decorator=None, **kw):
+            return RetryingBotoClientWrapper(self.raw[service], retry_decorator) if retry_decorator else self.raw[service]
+
+        monkeypatch.setattr(ssm_bundle.AnsibleAWSModule, "client", client)
+        monkeypatch.setattr(cloud.time, "sleep", lambda seconds: None)
+        base = dict(path=PATH, key_id="alias/m8trx-acme", parameters=[dict(name="brain-key", value=SECRET)], region="us-east-2",
+                    access_key="testing", secret_key="testing")
+        base.update(args)
+        with self.stub["ssm"], self.stub["kms"], patch_module_args(base), pytest.raises(SystemExit):
+            ssm_bundle.main()
+        out = capsys.readouterr().out
+        pending = [(s, c["operation_name"]) for s, stub in self.stub.items() for c in stub._queue]
+        assert not pending, "calls expected but not made: %s; the module returned %s" % (pending, out)
+        return json.loads(out), out
+
+
+def assert_says(result, out, *fragments):
+    """A failure whose message names every fragment and shows no value (not even masked)."""
+    assert result.get("failed"), result
+    for fragment in fragments:
+        assert fragment in result["msg"], (fragment, result["msg"])
+    assert SECRET not in out and STORED not in out and "********" not in result["msg"]
+
+
+@pytest.mark.parametrize("code, aws_text, fix", [
+    ("DisabledException", "arn:aws:kms:us-east-2:111122223333:key/1234abcd is disabled.", "enable"),
+    ("KMSInvalidStateException", "arn:aws:kms:us-east-2:111122223333:key/1234abcd is pending deletion.", "cancel"),
+    ("NotFoundException", "Key 'arn:aws:kms:us-east-2:111122223333:key/1234abcd' does not exist", "create"),
+    ("InvalidCiphertextException", "", "cannot be decrypted"),
+    ("KeyUnavailableException", "", "custom key store"),
+])
+def test_a_stored_value_kms_cannot_decrypt_fails_naming_parameter_key_and_code(monkeypatch, capsys, code, aws_text, fix):
+    aws = (AWS().reads(error=("InvalidKeyId", kms_wrapped(code, aws_text)))
+           .describes(("brain-url", "String", None), ("brain-key", "SecureString", "alias/m8trx-acme"))
+           .gets("brain-url", "String", "https://b")
+           .gets("brain-key", error=("InvalidKeyId", kms_wrapped(code, aws_text))))
+    result, out = aws.run(monkeypatch, capsys)
+    assert_says(result, out, PATH + "brain-key", "alias/m8trx-acme", code, fix, "decrypt")
+    assert result["changed"] is False
+
+
+def test_kms_access_denied_on_read_fails_naming_what_to_allow(monkeypatch, capsys):
+    denied = ("AccessDeniedException", kms_wrapped("AccessDeniedException", "The ciphertext refers to a customer master key that "
+                                                   "does not exist, does not exist in this region, or you are not allowed to access."))
+    aws = AWS().reads(error=denied).describes(("brain-key", "SecureString", "alias/m8trx-acme")).gets("brain-key", error=denied)
+    result, out = aws.run(monkeypatch, capsys)
+    assert_says(result, out, PATH + "brain-key", "alias/m8trx-acme", "AccessDeniedException", "kms:Decrypt")
+
+
+def test_ssm_access_denied_is_not_a_kms_error(monkeypatch, capsys):
+    aws = AWS().reads(error=("AccessDeniedException", "User: arn:aws:iam::111122223333:user/ci is not authorized to perform: "
+                                                      "ssm:GetParametersByPath on resource: arn:aws:ssm:us-east-2:111122223333:parameter/m8trx/acme"))
+    result, out = aws.run(monkeypatch, capsys)
+    assert_says(result, out, "could not read the parameters under " + PATH, "ssm:GetParametersByPath")
+
+
+@pytest.mark.parametrize("code", ["AccessDeniedException", "NotFoundException", "InvalidArnException"])
+def test_describe_key_errors_fail_instead_of_meaning_a_different_key(monkeypatch, capsys, code):
+    """Before: any DescribeKey error made the keys 'different' and the value was rewritten."""
+    aws = (AWS().reads(("brain-key", "SecureString", STORED)).describes(("brain-key", "SecureString", ARN_K1))
+           .key(ARN_K1).key("alias/m8trx-acme", error=(code, "DescribeKey refused alias/m8trx-acme")))
+    result, out = aws.run(monkeypatch, capsys)
+    assert_says(result, out, PATH + "brain-key", "alias/m8trx-acme", code)
+    assert result["changed"] is False
+
+
+def test_a_disabled_key_fails_the_write_naming_parameter_key_and_code(monkeypatch, capsys):
+    aws = (AWS().reads().describes()
+           .puts("brain-key", error=("InvalidKeyId", kms_wrapped("DisabledException"))))
+    result, out = aws.run(monkeypatch, capsys)
+    assert_says(result, out, PATH + "brain-key", "alias/m8trx-acme", "DisabledException", "enable", "encrypt")
+
+
+def test_a_different_key_is_rewritten_under_the_wanted_key(monkeypatch, capsys):
+    aws = (AWS().reads(("brain-key", "SecureString", SECRET)).describes(("brain-key", "SecureString", ARN_K2))
+           .key(ARN_K2, ARN_K2).key("alias/m8trx-acme", ARN_K1).puts("brain-key"))
+    result, out = aws.run(monkeypatch, capsys)
+    assert result["changed"] and result["parameters"]["brain-key"]["version"] == 2 and not result.get("failed")
+
+
+def test_the_same_key_spelled_differently_is_no_change(monkeypatch, capsys):
+    aws = (AWS().reads(("brain-key", "SecureString", SECRET)).describes(("brain-key", "SecureString", ARN_K1))
+           .key(ARN_K1).key("alias/m8trx-acme"))
+    result, out = aws.run(monkeypatch, capsys)
+    assert result["changed"] is False and not result.get("failed")
+
+
+def test_a_value_encrypted_under_a_different_key_is_rewritten(monkeypatch, capsys):
+    """IncorrectKeyException, the one KMS error that means 'a different key': the stored value is unreadable under the key
+    SSM has for it, so it is rewritten under the wanted key; the other parameters are read one by one."""
+    wrong = ("InvalidKeyId", kms_wrapped("IncorrectKeyException", "The key cannot decrypt the data."))
+    aws = (AWS().reads(error=wrong)
+           .describes(("brain-key", "SecureString", "alias/m8trx-acme"), ("brain-url", "String", None))
+           .gets("brain-key", error=wrong).gets("brain-url", "String", "https://b")
+           .puts("brain-key"))
+    result, out = aws.run(monkeypatch, capsys, parameters=[dict(name="brain-key", value=SECRET),
+                                                           dict(name="brain-url", value="https://b", type="String")])
+    assert not result.get("failed"), result
+    assert result["changed"] and result["parameters"]["brain-key"]["changed"] and not result["parameters"]["brain-url"]["changed"]
+    assert SECRET not in out and STORED not in out
+
+
+def test_throttling_is_retried(monkeypatch, capsys):
+    throttled = ("ThrottlingException", "Rate exceeded")
+    aws = AWS().reads(error=throttled).reads(("brain-key", "SecureString", SECRET)).describes(("brain-key", "SecureString", ARN_K1))
+    aws.key(ARN_K1, error=throttled).key(ARN_K1).key("alias/m8trx-acme")
+    result, out = aws.run(monkeypatch, capsys)
+    assert result["changed"] is False and not result.get("failed"), result
