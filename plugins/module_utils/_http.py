@@ -97,6 +97,11 @@ class PaginationError(ApiError):
     """A listing could not be read completely (page cap, repeated page, bad shape)."""
 
 
+class ListingChanged(PaginationError):
+    """A listing kept changing while it was read (items were added or removed between its pages), even
+    after reading it again ``max_restarts`` times."""
+
+
 class TransportError(ApiError):
     """No HTTP response: connection refused/reset, DNS, timeout, TLS. ``sent`` is False when the request
     certainly never reached the server; ``retryable`` is False for certificate verification failures."""
@@ -332,6 +337,30 @@ def _transport_error(exc):
     return "%s: %s" % (type(reason).__name__, reason), True, True
 
 
+def _totals_change(first, info):
+    """How the totals of the current page's pagination info differ from the first page's, or None.
+    Cloudflare's ``result_info`` carries ``total_count`` and ``total_pages`` on every page."""
+    for key in ("total_count", "total_pages"):
+        if first.get(key) is not None and info.get(key) is not None and info[key] != first[key]:
+            return "%s went from %s to %s" % (key, first[key], info[key])
+    return None
+
+
+def _items_change(first, seen, page, id_key, number, short):
+    """What in page ``number`` shows that the listing shifted, or None: an id already read in this pass
+    (``seen``, updated here), or a short/empty page before the last page the first page announced."""
+    for item in page:
+        ident = item.get(id_key) if isinstance(item, dict) else None
+        if isinstance(ident, (str, int)):
+            if ident in seen:
+                return "item %r was listed twice" % ident
+            seen.add(ident)
+    announced = first.get("total_pages")
+    if short and announced is not None and number < announced:
+        return "page %d came back short although %s pages were announced" % (number, announced)
+    return None
+
+
 class ApiClient:
     """HTTP client for one API. ``auth()`` (optional) returns extra headers and is called before every
     attempt (OAuth refresh). ``stats`` counts requests, retries, pages and seconds slept."""
@@ -347,7 +376,7 @@ class ApiClient:
         self._secrets = set()
         self.add_secrets(secrets)
         self._add_header_secrets(self.headers)
-        self.stats = {"requests": 0, "retries": 0, "pages": 0, "slept": 0.0}
+        self.stats = {"requests": 0, "retries": 0, "pages": 0, "restarts": 0, "slept": 0.0}
 
     def __repr__(self):
         return "ApiClient(base_url=%r)" % self.base_url
@@ -475,48 +504,85 @@ class ApiClient:
 
     # -- pagination ---------------------------------------------------------------------------------------
     def paginate(self, path, query=None, items_key="result", info_key=None, page_param=None, per_page_param=None,
-                 per_page=None, max_pages=100, style="page", id_key="id"):
+                 per_page=None, max_pages=100, style="page", id_key="id", max_restarts=3):
         """Yield every item of a listing, fetching page after page (``style`` "page": page/per_page numbers
         from 1; "offset": offset/limit). ``items_key`` None means the body is the list. Stops at
         ``info_key``'s ``total_pages``, on an empty page, or on a page shorter than the page size. Raises
-        ``PaginationError`` rather than truncating: beyond ``max_pages``, or when a page repeats the last one."""
+        ``PaginationError`` rather than truncating: beyond ``max_pages``, or when a page repeats the last one.
+
+        Nothing is yielded before the whole listing is read. A listing that changed while it was read
+        (``total_count`` or ``total_pages`` differ between pages, an item id seen twice, a page that came back
+        short or empty while more pages were announced) has shifted under its offsets: items may have been
+        skipped. It is read again from the first page, at most ``max_restarts`` times (with the retry policy's
+        backoff in between); then ``ListingChanged`` is raised."""
         if style not in ("page", "offset"):
             raise ValueError("style must be 'page' or 'offset'")
-        page_param = page_param or ("page" if style == "page" else "offset")
-        per_page_param = per_page_param or ("per_page" if style == "page" else "limit")
-        number, offset, previous = 1, 0, None
+        names = (page_param or ("page" if style == "page" else "offset"), per_page_param or ("per_page" if style == "page" else "limit"))
+        reads = []
+        for attempt in range(1, max_restarts + 2):
+            items, change = self._read_listing(path, query, items_key, info_key, names, per_page, max_pages, style, id_key)
+            if change is None:
+                yield from items
+                return
+            reads.append(change)
+            if attempt <= max_restarts:
+                self.stats["restarts"] += 1
+                self.stats["slept"] += self._restart_delay(attempt)
+        where = "GET %s" % self.display_url(self.url_for(path, query), path_only=True)
+        raise ListingChanged("%s: the listing kept changing while it was read (%d reads, max_restarts=%d; %s); another "
+                             "writer is changing it: try again later" % (where, len(reads), max_restarts, "; ".join(reads)),
+                             method="GET", url=self.display_url(self.url_for(path, query)))
+
+    def _restart_delay(self, attempt):
+        delay = self.retry.backoff(attempt)
+        self.retry.sleep(delay)
+        return delay
+
+    def _read_listing(self, path, query, items_key, info_key, names, per_page, max_pages, style, id_key):
+        """One pass over the pages: ``(items, None)``, or ``(None, what changed)`` when the listing moved."""
+        page_param, per_page_param = names
+        number, offset, previous, first, seen, items = 1, 0, None, None, set(), []
         while True:
             params = dict(query or {})
             params[page_param] = number if style == "page" else offset
             if per_page is not None:
                 params[per_page_param] = per_page
-            response = self.get(path, query=params)
-            self.stats["pages"] += 1
-            url = self.display_url(self.url_for(path, params))
-            where = "GET %s page %d" % (self.display_url(self.url_for(path), path_only=True), number)
-            body = response.json
-            items = body if items_key is None else (body.get(items_key) if isinstance(body, dict) else None)
-            if not isinstance(items, list):
-                raise PaginationError("%s: expected a list under %r" % (where, items_key), status=response.status,
-                                      request_id=response.request_id, method="GET", url=url)
-            info = body.get(info_key) if info_key and isinstance(body, dict) else None
-            info = info if isinstance(info, dict) else {}
+            page, info, where, url = self._page(path, params, items_key, info_key, number)
             total_pages = info.get("total_pages")
             if total_pages is not None and total_pages > max_pages:
                 raise PaginationError("%s: the listing has %s pages, more than max_pages=%d" % (where, total_pages, max_pages),
                                       method="GET", url=url)
-            fingerprint = [item.get(id_key, item) if isinstance(item, dict) else item for item in items]
-            if items and fingerprint == previous:
+            first = info if first is None else first
+            change = _totals_change(first, info)
+            fingerprint = [item.get(id_key, item) if isinstance(item, dict) else item for item in page]
+            if page and fingerprint == previous and not change:
                 raise PaginationError("%s: the server returned the previous page again; refusing to loop" % where, method="GET", url=url)
-            previous = fingerprint
-            yield from items
-            size = per_page or info.get("per_page")
-            if not items or (total_pages is not None and number >= total_pages) or (size and len(items) < size):
-                return
+            previous, size = fingerprint, per_page or info.get("per_page")
+            short = not page or bool(size and len(page) < size)
+            change = change or _items_change(first, seen, page, id_key, number, short)
+            if change:
+                return None, "page %d: %s" % (number, change)
+            items.extend(page)
+            if short or (total_pages is not None and number >= total_pages):
+                return items, None
             if number >= max_pages:
                 raise PaginationError("%s: more pages remain after max_pages=%d; refusing to truncate" % (where, max_pages),
                                       method="GET", url=url)
-            number, offset = number + 1, offset + len(items)
+            number, offset = number + 1, offset + len(page)
+
+    def _page(self, path, params, items_key, info_key, number):
+        """``(items, info, where, url)`` of one page; ``info`` is {} when the API gives none."""
+        response = self.get(path, query=params)
+        self.stats["pages"] += 1
+        url = self.display_url(self.url_for(path, params))
+        where = "GET %s page %d" % (self.display_url(self.url_for(path), path_only=True), number)
+        body = response.json
+        items = body if items_key is None else (body.get(items_key) if isinstance(body, dict) else None)
+        if not isinstance(items, list):
+            raise PaginationError("%s: expected a list under %r" % (where, items_key), status=response.status,
+                                  request_id=response.request_id, method="GET", url=url)
+        info = body.get(info_key) if info_key and isinstance(body, dict) else None
+        return items, info if isinstance(info, dict) else {}, where, url
 
     def list_all(self, path, **kwargs):
         return list(self.paginate(path, **kwargs))

@@ -18,7 +18,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from ansible_collections.m8trx.deployer.plugins.module_utils._http import (
-    ApiClient, ApiError, AuthError, Conflict, NotFound, PaginationError, PreconditionFailed, RateLimited, RetryPolicy,
+    ApiClient, ApiError, AuthError, Conflict, ListingChanged, NotFound, PaginationError, PreconditionFailed, RateLimited, RetryPolicy,
     ServerError, TransportError, ValidationError, brain_error_message, cloudflare_error_message, default_error_message,
     parse_retry_after, tailscale_error_message,
 )
@@ -92,7 +92,7 @@ def test_get_builds_url_headers_and_parses_response():
     assert transport.calls[0]["headers"] == {"Accept": "application/json", "User-Agent": "m8trx.deployer",
                                              "Authorization": "Bearer " + TOKEN}
     assert sleeps == []
-    assert client.stats == {"requests": 1, "retries": 0, "pages": 0, "slept": 0.0}
+    assert client.stats == {"requests": 1, "retries": 0, "pages": 0, "restarts": 0, "slept": 0.0}
 
 
 def test_post_json_body_and_content_type():
@@ -157,7 +157,7 @@ def test_429_retry_after_seconds_is_honoured():
     assert client.get("/devices").json == []
     assert sleeps == [7.0]
     assert len(transport.calls) == 2
-    assert client.stats == {"requests": 2, "retries": 1, "pages": 0, "slept": 7.0}
+    assert client.stats == {"requests": 2, "retries": 1, "pages": 0, "restarts": 0, "slept": 7.0}
 
 
 def test_429_retry_after_http_date_is_honoured():
@@ -506,7 +506,7 @@ def test_paginate_hard_cap_raises_instead_of_truncating():
     with pytest.raises(PaginationError) as info:
         for item in client.paginate("/things", items_key=None, per_page=2, max_pages=2):
             seen.append(item["id"])
-    assert seen == [0, 100, 1, 101]
+    assert seen == []  # nothing of an incomplete listing reaches the caller
     assert str(info.value) == "GET /v2/things page 2: more pages remain after max_pages=2; refusing to truncate"
     assert len(transport.calls) == 2
 
@@ -538,6 +538,82 @@ def test_paginate_retries_a_page_on_429():
     assert len(client.list_all("/r", info_key="result_info", per_page=2)) == 3
     assert sleeps == [1.0]
     assert [q["page"] for q in transport.queries()] == [["1"], ["2"], ["2"]]
+
+
+def counted_page(ids, page, total_count, per_page=2):
+    """A Cloudflare page whose result_info reports the listing's size when it was served."""
+    return reply(200, {"success": True, "errors": [], "result": [{"id": i} for i in ids],
+                       "result_info": {"page": page, "per_page": per_page, "count": len(ids), "total_count": total_count,
+                                       "total_pages": -(-total_count // per_page)}})
+
+
+def test_paginate_reads_again_a_listing_that_shrank_between_pages():
+    # a..f on 3 pages; "b" is deleted after page 1 is served: page 2 is now [d, e], "c" was never seen
+    client, transport, sleeps = make(counted_page(["a", "b"], 1, 6), counted_page(["d", "e"], 2, 5),
+                                     counted_page(["a", "c"], 1, 5), counted_page(["d", "e"], 2, 5),
+                                     counted_page(["f"], 3, 5))
+    items = [i["id"] for i in client.paginate("/zones/z/dns_records", info_key="result_info", per_page=2)]
+    assert items == ["a", "c", "d", "e", "f"]
+    assert [q["page"] for q in transport.queries()] == [["1"], ["2"], ["1"], ["2"], ["3"]]
+    assert client.stats["restarts"] == 1 and client.stats["pages"] == 5 and sleeps == [0.25]
+
+
+def test_paginate_reads_again_a_listing_that_grew_between_pages():
+    # "a0" is inserted before the cursor after page 2: page 3 repeats "d" and total_count grows
+    client, transport = with_transport(counted_page(["a", "b"], 1, 6), counted_page(["c", "d"], 2, 6),
+                                       counted_page(["d", "e"], 3, 7),
+                                       counted_page(["a", "a0"], 1, 7), counted_page(["b", "c"], 2, 7),
+                                       counted_page(["d", "e"], 3, 7), counted_page(["f"], 4, 7))
+    items = [i["id"] for i in client.list_all("/r", info_key="result_info", per_page=2)]
+    assert items == ["a", "a0", "b", "c", "d", "e", "f"] and len(transport.calls) == 7
+    assert client.stats["restarts"] == 1
+
+
+def test_paginate_without_totals_detects_an_item_listed_twice():
+    pages = [reply(200, [{"id": n} for n in ids]) for ids in ([1, 2], [2, 3], [1, 2], [3, 4], [5])]
+    client, transport = with_transport(*pages)
+    assert [i["id"] for i in client.paginate("/items", items_key=None, per_page=2)] == [1, 2, 3, 4, 5]
+    assert [q["page"] for q in transport.queries()] == [["1"], ["2"], ["1"], ["2"], ["3"]]
+
+
+def test_paginate_detects_a_page_that_came_back_short_before_the_announced_last():
+    # an API that announces total_pages but no total_count: page 2 of 3 came back short
+    client, transport = with_transport(cf_page(["a", "b"], 1, 3), cf_page(["d"], 2, 3),
+                                       cf_page(["a", "b"], 1, 2), cf_page(["d"], 2, 2))
+    assert [i["id"] for i in client.list_all("/r", info_key="result_info", per_page=2)] == ["a", "b", "d"]
+    assert len(transport.calls) == 4 and client.stats["restarts"] == 1
+
+
+def test_paginate_gives_up_on_a_listing_that_keeps_changing():
+    shrinking = []
+    for total in (9, 8, 7, 6):  # every read: page 1, then page 2 reports one record fewer
+        shrinking += [counted_page(["a", "b"], 1, total), counted_page(["c", "d"], 2, total - 1)]
+    client, transport, sleeps = make(*shrinking)
+    seen = []
+    with pytest.raises(ListingChanged) as info:
+        for item in client.paginate("/zones/z/dns_records", query={"type": "A"}, info_key="result_info", per_page=2,
+                                    max_restarts=3):
+            seen.append(item)
+    assert seen == [] and len(transport.calls) == 8 and client.stats["restarts"] == 3 and len(sleeps) == 3
+    assert isinstance(info.value, PaginationError)
+    assert str(info.value) == (
+        "GET /v2/zones/z/dns_records?type=A: the listing kept changing while it was read (4 reads, max_restarts=3; "
+        "page 2: total_count went from 9 to 8; page 2: total_count went from 8 to 7; page 2: total_count went from 7 to 6; "
+        "page 2: total_count went from 6 to 5); another writer is changing it: try again later")
+
+
+def test_paginate_max_restarts_zero_fails_on_the_first_change():
+    client, transport = with_transport(counted_page(["a", "b"], 1, 5), counted_page(["c", "d"], 2, 6))
+    with pytest.raises(ListingChanged, match=r"\(1 reads, max_restarts=0; page 2: total_count went from 5 to 6\)"):
+        client.list_all("/r", info_key="result_info", per_page=2, max_restarts=0)
+    assert len(transport.calls) == 2
+
+
+def test_paginate_a_steady_listing_is_read_once():
+    client, transport = with_transport(counted_page(["a", "b"], 1, 5), counted_page(["c", "d"], 2, 5),
+                                       counted_page(["e"], 3, 5))
+    assert len(client.list_all("/r", info_key="result_info", per_page=2)) == 5
+    assert len(transport.calls) == 3 and client.stats["restarts"] == 0
 
 
 # -- the default transport, against a loopback server ----------------------------------------------------------
