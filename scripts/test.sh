@@ -12,16 +12,14 @@ PYVER=$(python -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 VERSION=$(python -c 'import yaml; print(yaml.safe_load(open("galaxy.yml"))["version"])')
 PYTEST=(python -m pytest -p no:cacheprovider)
 
-# The collection as it ships (tracked and new files, minus what galaxy.yml's build_ignore leaves
-# out), synced to a directory outside this git tree (ansible-test needs .../ansible_collections/ns/name
-# and would otherwise see the copy as git-ignored); tests/output there is kept as ansible-test's cache.
+# The collection as it ships (tracked and new files minus galaxy.yml's build_ignore, the one list of
+# private paths: scripts/shipped_files.py), synced to a directory outside this git tree (ansible-test
+# needs .../ansible_collections/ns/name and would otherwise see the copy as git-ignored); tests/output
+# there is kept as ansible-test's cache.
 shipped_copy() {
   local dest=$1 stage
   stage=$(mktemp -d)
-  git ls-files -z --cached --others --exclude-standard \
-    | grep -zvE '^(sandbox|scripts|bench|\.ci|tests/sandbox|tests/e2e|requirements/.*\.(txt|in))(/|$)' \
-    | xargs -0 -I{} sh -c 'test -e "{}" && printf "%s\0" "{}"' \
-    | tar --null -T - -cf - | tar -xf - -C "$stage"
+  python scripts/shipped_files.py | tar --null -T - -cf - | tar -xf - -C "$stage"
   mkdir -p "$dest"
   rsync -a --delete --exclude /tests/output/ "$stage"/ "$dest"/
   rm -rf "$stage"
@@ -56,7 +54,11 @@ stage_lint() {
 
 stage_build() {
   rm -rf .cache/dist .cache/install context
-  ansible-galaxy collection build --force --output-path .cache/dist >/dev/null || return 1
+  # a welcome card left by a deploy (artifacts/ is git-ignored) must not be shipped: check_installed proves it
+  local probe=artifacts/build-probe-welcome.txt
+  mkdir -p artifacts && : > "$probe"
+  ansible-galaxy collection build --force --output-path .cache/dist >/dev/null || { rm -f "$probe"; return 1; }
+  rm -f "$probe"
   local tarball=.cache/dist/m8trx-deployer-$VERSION.tar.gz
   ANSIBLE_COLLECTIONS_PATH=.cache/install ansible-galaxy collection install --no-deps --force \
     -p .cache/install "$tarball" || return 1
