@@ -31,6 +31,11 @@ Test helpers (not part of the real API, never logged): ``POST /_emulator/cloudfl
 ``GET /_emulator/cloudflare/records`` (every zone's records), ``POST /_emulator/cloudflare/settings``
 ``{page_overflow?: "empty" | "last", rate_limit_code?: 10100 | 971}``: a page past the end answers an empty page
 (default) or replays the last page (the /accounts quirk of cloudflare-python#2584); the code of injected 429s.
+``POST /_emulator/cloudflare/listing_hooks`` ``{zone_id, page, delete?: [record ids], create?: [record bodies]}``:
+another writer racing a paginated read. The next ``GET /zones/{zone_id}/dns_records`` asking for ``page`` (any
+filters) first deletes and creates those records, then answers from the changed zone, so its ``result_info`` and
+its offsets differ from the earlier pages'. One-shot, oldest first, at most one per request; ``GET`` lists every
+hook with ``fired``, ``deleted`` and ``created`` (ids) and ``errors`` (a create refused then), ``DELETE`` removes them; reset empties the list.
 """
 
 from __future__ import annotations
@@ -50,7 +55,7 @@ from fastapi import HTTPException, Request
 from fastapi.exception_handlers import http_exception_handler, request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from sandbox.emulators import _common
@@ -320,6 +325,7 @@ class Store:
             self.zones, self.records, self.tokens = {}, {}, {}
             self.seq = 0
             self.page_overflow, self.rate_limit_code = "empty", 10100
+            self.hooks = []
             self.add_zone(self.config["zone_name"], self.config["zone_id"], "free")
             self.add_token(self.config["token"], None, PERMISSIONS)
             if self.config.get("scoped_token"):
@@ -416,11 +422,43 @@ class Store:
             self.records[zone["id"]] = work
             return result
 
+    def add_hook(self, zone_id: str, page: int, delete: list, create: list) -> dict:
+        with self.lock:
+            zone = self.zones.get(zone_id)
+            if zone is None:
+                raise HTTPException(404, "no zone %s" % zone_id)
+            for body in create:  # refused now, not when the hook fires
+                try:
+                    build_record(zone, body)
+                except CFError as err:
+                    raise HTTPException(422, "create: %s" % err.error) from None
+            hook = {"id": len(self.hooks) + 1, "zone_id": zone_id, "page": page, "delete": list(delete),
+                    "create": list(create), "fired": False, "deleted": [], "created": [], "errors": []}
+            self.hooks.append(hook)
+            return hook
+
+    def fire_hook(self, zone: dict, page: int) -> None:
+        """Apply the oldest pending hook for this zone and page (the caller holds the lock)."""
+        hook = next((h for h in self.hooks if not h["fired"] and h["zone_id"] == zone["id"] and h["page"] == page), None)
+        if hook is None:
+            return
+        hook["fired"] = True
+        records = self.records[zone["id"]]
+        for record_id in hook["delete"]:
+            if records.pop(record_id, None) is not None:
+                hook["deleted"].append(record_id)
+        for body in hook["create"]:
+            try:
+                hook["created"].append(self.create(zone, records, body)["id"])
+            except CFError as err:  # e.g. 81057: kept on the hook, the listing still answers
+                hook["errors"].append(err.error)
+
     def listing(self, zone: dict, params) -> tuple[list, dict]:
         predicate = record_predicate(params, zone)
         order = choice_param(params, "order", ("type", "name", "content", "ttl", "proxied"), "type")
         direction = choice_param(params, "direction", ("asc", "desc"), "asc")
         with self.lock:
+            self.fire_hook(zone, int_param(params, "page", 1, 10 ** 9))
             found = [r for r in self.records[zone["id"]].values() if predicate(r)]
         found.sort(key=lambda r: (r[order], r["name"], r["content"], r["_seq"]), reverse=direction == "desc")
         return self.paginate([public(r) for r in found], params, self.config["per_page"], MAX_PER_PAGE)
@@ -447,6 +485,13 @@ class TokenIn(BaseModel):
     token: str
     zones: Optional[list[str]] = None
     permissions: list[str]
+
+
+class ListingHookIn(BaseModel):
+    zone_id: str
+    page: int = Field(..., ge=1)
+    delete: list[str] = []
+    create: list[dict] = []
 
 
 class SettingsIn(BaseModel):
@@ -636,5 +681,20 @@ def create_app():
             store.page_overflow = body.page_overflow or store.page_overflow
             store.rate_limit_code = body.rate_limit_code or store.rate_limit_code
             return {"page_overflow": store.page_overflow, "rate_limit_code": store.rate_limit_code}
+
+    @api.post("/_emulator/cloudflare/listing_hooks", status_code=201)
+    def add_listing_hook(body: ListingHookIn):
+        return store.add_hook(body.zone_id, body.page, body.delete, body.create)
+
+    @api.get("/_emulator/cloudflare/listing_hooks")
+    def listing_hooks():
+        with store.lock:
+            return copy.deepcopy(store.hooks)
+
+    @api.delete("/_emulator/cloudflare/listing_hooks")
+    def remove_listing_hooks():
+        with store.lock:
+            removed, store.hooks = len(store.hooks), []
+            return {"removed": removed}
 
     return asgi

@@ -235,6 +235,55 @@ def test_page_overflow_quirk_replays_the_last_page(cloudflare, spec):
     assert listing(cloudflare, spec, page=9)["result"] == []
 
 
+def hook(cf, status=201, **spec):
+    spec.setdefault("zone_id", cf.settings["CLOUDFLARE_ZONE_ID"])
+    resp = cf.client.post("/_emulator/cloudflare/listing_hooks", json=spec)
+    assert resp.status_code == status, resp.text
+    return resp.json()
+
+
+def test_listing_hook_changes_the_zone_when_its_page_is_served(cloudflare, spec):
+    ids = [create(cloudflare, spec, name="h%02d" % i, content="192.0.2.%d" % (i + 1))["result"]["id"] for i in range(13)]
+    hook(cloudflare, page=2, delete=ids[:3], create=[{"type": "A", "name": "a-new", "content": "192.0.2.99"}])
+    first = listing(cloudflare, spec, page=1)
+    assert [r["id"] for r in first["result"]] == ids[:5] and first["result_info"]["total_count"] == 13
+    assert len(all_records(cloudflare)) == 13  # page 1 fired nothing
+    second = listing(cloudflare, spec, page=2)  # h00-h02 gone, a-new sorts first: offsets moved by two
+    assert second["result_info"] == {"page": 2, "per_page": 5, "count": 5, "total_count": 11, "total_pages": 3}
+    assert [r["name"].split(".")[0] for r in second["result"]] == ["h07", "h08", "h09", "h10", "h11"]
+    again = listing(cloudflare, spec, page=2)  # one-shot
+    assert again["result"] == second["result"] and again["result_info"]["total_count"] == 11
+    hooks = cloudflare.client.get("/_emulator/cloudflare/listing_hooks").json()
+    assert len(hooks) == 1 and hooks[0]["fired"] and hooks[0]["deleted"] == ids[:3] and len(hooks[0]["created"]) == 1
+    assert hooks[0]["errors"] == []
+
+
+def test_listing_hooks_fire_oldest_first_one_per_request_and_only_in_their_zone(cloudflare, spec):
+    other = add_zone(cloudflare, "hooks.example")
+    ids = [create(cloudflare, spec, name="k%d" % i, content="192.0.2.%d" % (i + 1))["result"]["id"] for i in range(4)]
+    hook(cloudflare, page=1, delete=[ids[0]])
+    hook(cloudflare, page=1, delete=[ids[1], "no-such-record"])
+    hook(cloudflare, page=1, create=[{"type": "A", "name": "k2", "content": "192.0.2.3"},
+                                       {"type": "A", "name": "k9", "content": "192.0.2.9"}])
+    listing(cloudflare, spec, zone=other)
+    assert listing(cloudflare, spec)["result_info"]["total_count"] == 3
+    assert listing(cloudflare, spec, name="k2." + cloudflare.settings["CLOUDFLARE_ZONE_NAME"])["result_info"]["total_count"] == 1
+    assert listing(cloudflare, spec)["result_info"]["total_count"] == 3  # 81057 for the identical k2, k9 created
+    hooks = cloudflare.client.get("/_emulator/cloudflare/listing_hooks").json()
+    assert [h["fired"] for h in hooks] == [True, True, True]
+    assert hooks[1]["deleted"] == [ids[1]] and [e["code"] for e in hooks[2]["errors"]] == [81057]
+    assert cloudflare.client.delete("/_emulator/cloudflare/listing_hooks").json() == {"removed": 3}
+
+
+def test_listing_hook_validation_and_reset(cloudflare, spec):
+    hook(cloudflare, 422, page=0)
+    hook(cloudflare, 404, zone_id="0" * 32, page=1)
+    hook(cloudflare, 422, page=1, create=[{"type": "A", "name": "x", "content": "not-an-ip"}])
+    hook(cloudflare, page=3, delete=["x"])
+    cloudflare.reset()
+    assert cloudflare.client.get("/_emulator/cloudflare/listing_hooks").json() == []
+
+
 def test_empty_listing(cloudflare, spec):
     body = listing(cloudflare, spec)
     assert body["result"] == [] and body["result_info"] == {"page": 1, "per_page": 5, "count": 0,
