@@ -12,7 +12,8 @@ Three layers, each testable alone:
   marker exactly (the API's comment filters ignore case, so ownership is never left to the server).
   Only owned A records are ever updated or deleted; an unowned A or any CNAME at a managed name is a
   conflict.
-* ``DnsZone`` + ``converge()`` - the API: read with the fewest calls, apply (one call per action, or the
+* ``DnsZone`` + ``converge()`` - the API: read with the fewest calls (a listing that changed between its pages
+  is read again by ``ApiClient.paginate``, never planned from), apply (one call per action, or the
   batch endpoint), and on a race (81057/81058/81053/81054, a lost response) re-read the names involved
   and plan again, a bounded number of rounds. 81044 on delete means already gone.
 """
@@ -26,6 +27,7 @@ import re
 from ansible_collections.m8trx.deployer.plugins.module_utils._http import (
     ApiError,
     AuthError,
+    ListingChanged,
     NotFound,
     PaginationError,
     RateLimited,
@@ -299,8 +301,14 @@ class DnsZone(object):
                 self.zone_name = name.lower()
 
     def _list(self, query, max_pages):
-        records = list(self.client.paginate(self.path, query=query, info_key="result_info", per_page=self.per_page,
-                                            max_pages=max_pages))
+        """Every record of one listing; one that changed while it was read is read again (``_http``)."""
+        try:
+            records = list(self.client.paginate(self.path, query=query, info_key="result_info", per_page=self.per_page,
+                                                max_pages=max_pages))
+        except ListingChanged as exc:
+            exc.message = ("zone %s kept changing while its records were listed, so nothing is planned from an incomplete "
+                           "listing: %s" % (self.zone_id, exc.message))
+            raise
         self._learn(records)
         return records
 
@@ -318,7 +326,7 @@ class DnsZone(object):
         try:
             return self._list({}, budget), True
         except PaginationError as exc:
-            if "max_pages" not in str(exc):
+            if isinstance(exc, ListingChanged) or "max_pages" not in str(exc):
                 raise
         if None in names or not self.zone_name:
             self._learn(self.client.get(self.path, query={"per_page": 1}).json.get("result") or [])

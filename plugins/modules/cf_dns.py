@@ -23,6 +23,10 @@ description:
     listing of the whole zone when it has at most as many pages as there are names, else one filtered
     call per name (one extra call finds out which). Every listing is read to its last page, capped by
     O(max_pages)."
+  - "A listing that changed while it was read (C(result_info.total_count) or C(total_pages) differ between
+    its pages, a record listed twice, a page short before the last) is read again from its first page, up to
+    3 times; records are never planned from a listing whose offsets moved (records missed that way would be
+    created a second time). A zone that keeps changing fails the task with a message saying so."
   - If another writer races the module (Cloudflare errors 81057, 81058, 81053, 81054), or a write's answer
     is lost, the names involved are read again and planned again, up to 5 rounds; a record already
     gone on delete (81044) is fine. Rate limits and server errors are retried with backoff.
