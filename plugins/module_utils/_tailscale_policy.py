@@ -17,6 +17,10 @@ or when it carries the trailing comment ``// m8trx-managed`` (added to the rules
 names ``T`` - so rules written for an earlier ``brain_port`` are replaced, not left behind. The operator and
 brain tags get a ``tagOwners`` entry when they have none (never changed or removed: they are shared).
 Everything else in the file is left byte for byte (see ``_hujson``).
+
+A policy with neither an ``acls`` nor a ``grants`` key allows all traffic in Tailscale (``"acls": []`` or
+``"grants": []`` denies all), so the guard treats it like the explicit allow-all rule: writing an ``acls`` section
+would silently turn the tailnet default-deny, which only ``remove_allow_all`` accepts.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ ALLOW_ALL = ({"action": "accept", "src": ["*"], "dst": ["*:*"]}, {"src": ["*"], 
 TAG_WILDCARDS = frozenset(("*", "autogroup:tagged", "autogroup:danger-all"))
 TAILNET_RANGES = (ipaddress.ip_network(u"100.64.0.0/10"), ipaddress.ip_network(u"fd7a:115c:a1e0::/48"))
 ANY = "any customer tag"
+IMPLICIT_ALLOW_ALL = 'no "acls" or "grants" section (implicit allow-all)'
 
 
 class PolicyError(ValueError):
@@ -185,12 +190,38 @@ def _new_section(key, entries, marker=None):
     def render(indent, unit, newline):
         parts = [(_render(k) + ": " + _render(v)) for k, v in entries.items()] if is_object else [_render(r) for r in entries]
         opener, closer = ("{", "}") if is_object else ("[", "]")
-        if indent is None:
+        if indent is None or not parts:
             return _render(key) + ": " + opener + ", ".join(parts) + closer
         tail = " // " + marker if marker and not is_object else ""
         lines = "".join(newline + indent + unit + part + "," + tail for part in parts)
         return _render(key) + ": " + opener + lines + newline + indent + closer
     return render
+
+
+def implicit_allow_all(root):
+    """Tailscale allows all traffic when the policy has neither an ``acls`` nor a ``grants`` key (an empty
+    list in either denies all): tailscale/tailscale#2799, and Headscale's port of the rule."""
+    return root.member("acls") is None and root.member("grants") is None
+
+
+def refusal(problems, implicit, cfg):
+    """The isolation guard's message: the rules that breach isolation, and/or the implicit allow-all."""
+    parts = []
+    if implicit:
+        parts.append('the policy file has neither an "acls" nor a "grants" section, which Tailscale treats as '
+                     'allow-all: every device reaches every other, customer tags (%s*) included. Writing this '
+                     'module\'s "acls" section ends that allow-all and makes the tailnet default-deny, silently '
+                     'cutting off every device that no acls or grants rule covers. Set remove_allow_all=true to '
+                     'accept that (the result is default-deny plus this module\'s rules), or first add the rules '
+                     'your other devices need to the policy file (any "acls" or "grants" section, even an empty '
+                     'one, ends the allow-all).' % cfg["prefix"])
+    if problems:
+        hint = "" if cfg["remove_allow_all"] else (" For the default allow-all rule, delete it from the policy file or "
+                                                   "set remove_allow_all=true to let this module drop it.")
+        which = "that rule" if len(problems) == 1 else "those rules"
+        parts.append("the resulting policy would let customer tags (%s*) reach each other: %s. Remove or narrow %s.%s"
+                     % (cfg["prefix"], "; ".join(problems), which, hint))
+    return "refusing to write: " + " Also, ".join(parts)
 
 
 def plan(text, cfg):
@@ -262,15 +293,13 @@ def plan(text, cfg):
                 allow_all.append(_label(text, section, index, entry))
             else:
                 rules.append((section, _label(text, section, index, entry), entry.node.value))
-    # the isolation guard, on the resulting rule set, before anything is written
+    # the isolation guard, on the resulting rule set, before anything is written; no acls and no grants = allow-all
+    implicit = implicit_allow_all(root)
     problems = ["%s %s: %s" % (label, _render(rule), why) for section, label, rule in rules
                 for why in [breach(section, rule, hosts, cfg["prefix"])] if why]
-    if problems:
-        hint = "" if cfg["remove_allow_all"] else (" For the default allow-all rule, delete it from the policy file or set "
-                                                   "remove_allow_all=true to let this module drop it.")
-        which = "that rule" if len(problems) == 1 else "those rules"
-        raise PolicyError("refusing to write: the resulting policy would let customer tags (%s*) reach each other: %s. "
-                          "Remove or narrow %s.%s" % (cfg["prefix"], "; ".join(problems), which, hint))
+    if problems or (implicit and not cfg["remove_allow_all"]):
+        raise PolicyError(refusal(problems, implicit and not cfg["remove_allow_all"], cfg))
+    allow_all.extend([IMPLICIT_ALLOW_ALL] if implicit else [])
     for item in removed:
         hujson.remove_item(editor, acls_item.node, item)
     sections = []
@@ -281,7 +310,7 @@ def plan(text, cfg):
         sections.append(_new_section("tagOwners", new_owners))
     if additions and acls_item:
         hujson.append_items(editor, acls_item.node, [_render(r) for r in additions], removed=removed, marker=MARKER)
-    elif additions:
+    elif additions or implicit:  # implicit: remove_allow_all, so write an acls section even if it is empty
         sections.append(_new_section("acls", additions, marker=MARKER))
     hujson.append_items(editor, root, sections)
     new_text = editor.apply()

@@ -37,6 +37,14 @@ description:
     isolation, so the module refuses to run against it until that rule is removed from the file, or
     O(remove_allow_all=true) lets the module drop exactly that rule (and the grant C({src: [*], dst: [*], ip: [*]}))
     in the same write."
+  - "A policy with neither an C(acls) nor a C(grants) section is allow-all too: Tailscale lets every device reach
+    every other when both keys are absent (by design, U(https://github.com/tailscale/tailscale/issues/2799)),
+    whereas once either key is present, even as an empty list (C(\"acls\": []), C(\"grants\": [])), whatever no
+    rule allows is denied. Writing this module's C(acls) section would
+    therefore silently make the tailnet default-deny and cut off every device no rule covers, so the module refuses
+    such a policy, like the explicit allow-all rule, unless O(remove_allow_all=true); then it writes its rules (an
+    empty C(acls) section with O(state=absent)) and the result is default-deny plus those rules. A policy with only
+    a C(grants) section, or with C(\"acls\": []), is not allow-all and needs no O(remove_allow_all)."
 author: m8trx platform team (@m8trx)
 extends_documentation_fragment:
   - m8trx.deployer.tailscale
@@ -97,7 +105,10 @@ options:
       - "Drop the allow-all rule C({action: accept, src: [*], dst: [*:*]}) (and the allow-all grant
         C({src: [*], dst: [*], ip: [*]})) in the same write. Only those exact rules; any other rule that breaks
         isolation still fails the module."
-      - When V(false), a policy that contains them fails with a message saying so.
+      - On a policy with neither an C(acls) nor a C(grants) section (implicitly allow-all), accept that the write
+        adds an C(acls) section and so turns the tailnet default-deny plus this module's rules; other devices keep
+        only the access that rules in the policy give them.
+      - When V(false), a policy that contains them, or has neither section, fails with a message saying so.
     type: bool
     default: false
   max_retries:
@@ -174,7 +185,10 @@ customers:
       type: str
       sample: create
 removed_allow_all:
-  description: The allow-all rules dropped because of O(remove_allow_all) (section, index and line in the file read).
+  description:
+    - The allow-all rules dropped because of O(remove_allow_all) (section, index and line in the file read).
+    - V(no "acls" or "grants" section (implicit allow-all)) when the policy read had neither section and the
+      module wrote an C(acls) section.
   returned: always
   type: list
   elements: str

@@ -284,6 +284,43 @@ def test_remove_allow_all_does_not_excuse_other_breaches(monkeypatch, capsys):
     assert result["failed"] and "tag:m8trx-cust-bigco:443" in result["msg"] and "remove_allow_all=true" not in result["msg"]
 
 
+NO_RULES = SEED.replace("""  "acls": [
+    // ops reach the web tier
+    {"action": "accept", "src": ["group:ops"], "dst": ["tag:web:22"]},
+  ],
+""", "").replace("""  "tests": [{"src": "ops@example.com", "accept": ["tag:web:22"]}],
+""", "")
+
+
+@pytest.mark.parametrize("check_mode", [False, True])
+def test_a_policy_without_acls_or_grants_is_refused_as_allow_all(monkeypatch, capsys, check_mode):
+    server = FakePolicy(NO_RULES)
+    result = run(monkeypatch, capsys, server, check_mode=check_mode)
+    assert result["failed"] and not result["changed"]
+    assert 'neither an "acls" nor a "grants" section' in result["msg"] and "Tailscale treats as allow-all" in result["msg"]
+    assert "default-deny" in result["msg"] and "remove_allow_all=true" in result["msg"]
+    assert server.calls == [("GET", "/tailnet/-/acl")] and server.text == NO_RULES
+
+
+def test_remove_allow_all_turns_a_policy_without_acls_or_grants_default_deny(monkeypatch, capsys):
+    server = FakePolicy(NO_RULES)
+    result = run(monkeypatch, capsys, server, remove_allow_all=True)
+    assert result["changed"] and result["removed_allow_all"] == ['no "acls" or "grants" section (implicit allow-all)']
+    doc = hujson.loads(server.text)
+    assert len(doc["acls"]) == 6 and all("tag:m8trx-cust-" in json.dumps(rule) for rule in doc["acls"])
+    assert [line for line in strip_owned(server.text).split("\n") if line not in ('  "acls": [', "  ],")] \
+        == NO_RULES.split("\n")
+    again = run(monkeypatch, capsys, server)
+    assert not again["changed"] and again["removed_allow_all"] == []
+
+
+@pytest.mark.parametrize("section", ['"acls": []', '"grants": []'])
+def test_an_empty_acls_or_grants_section_is_not_allow_all(monkeypatch, capsys, section):
+    server = FakePolicy(NO_RULES.replace("\n}\n", "\n  %s,\n}\n" % section))
+    result = run(monkeypatch, capsys, server)
+    assert result["changed"] and result["removed_allow_all"] == [] and server.count("POST") == 1
+
+
 # -- ownership ---------------------------------------------------------------------------------------------
 
 def test_absent_removes_only_the_owned_entries(monkeypatch, capsys):
@@ -327,8 +364,8 @@ def test_a_json_rewritten_policy_is_recognised_by_shape(monkeypatch, capsys):
 
 
 def test_missing_sections_and_one_line_policies(monkeypatch, capsys):
-    server = FakePolicy('{"groups": {"group:ops": ["ops@example.com"]}}')
-    result = run(monkeypatch, capsys, server, customers=["acme"])
+    server = FakePolicy('{"groups": {"group:ops": ["ops@example.com"]}}')  # no acls, no grants: allow-all
+    result = run(monkeypatch, capsys, server, customers=["acme"], remove_allow_all=True)
     assert result["changed"]
     assert server.text.startswith('{"groups": {"group:ops": ["ops@example.com"]}, "tagOwners": {"tag:mgmt": ["autogroup:admin"], ')
     doc = hujson.loads(server.text)
@@ -338,7 +375,7 @@ def test_missing_sections_and_one_line_policies(monkeypatch, capsys):
 
 def test_new_sections_in_a_multi_line_policy_follow_its_indentation(monkeypatch, capsys):
     server = FakePolicy('{\n\t"groups": {},\n}\n')
-    run(monkeypatch, capsys, server, customers=["acme"], operator_tags=[])
+    run(monkeypatch, capsys, server, customers=["acme"], operator_tags=[], remove_allow_all=True)
     assert server.text.startswith('{\n\t"groups": {},\n\t"tagOwners": {\n\t\t"tag:m8trx-brain": ["autogroup:admin"],\n')
     assert '\t"acls": [\n\t\t{"action": "accept", "src": ["tag:m8trx-cust-acme"], "dst": ["tag:m8trx-cust-acme:*"]}, // m8trx-managed\n' in server.text
     assert '"src": ["tag:m8trx-brain"], "dst": ["tag:m8trx-cust-acme:*"]}' in server.text
