@@ -5,7 +5,9 @@ Served by ``uvicorn --factory sandbox.emulators.tailscale:create_app``; configur
 Behaviour follows ``shared/reference/tailscale-api.md``: errors are ``{"message": ...}``, the
 policy file is stored as HuJSON text whose SHA-256 is the quoted ``ETag``, ``If-Match`` accepts
 the ETag or ``"ts-default"``, ``/acl/validate`` answers 200 even when tests fail, an auth key's
-secret is only returned by the create call.
+secret is only returned by the create call. Policy tests are evaluated as Tailscale does: a policy with
+neither an ``acls`` nor a ``grants`` key allows everything (tailscale/tailscale#2799, by design), while
+either key, even an empty list, makes everything no rule allows denied (tailscale/tailscale#19595).
 
 Test helpers (outside the API, never logged): ``POST /_emulator/tailscale/register`` (a host
 joining with an auth key, i.e. ``tailscale up``), ``POST /_emulator/tailscale/policy`` (seed the
@@ -296,7 +298,7 @@ def allowed(policy: dict, src: str, target: str) -> bool:
     host, _, port_text = target.rpartition(":")
     port = int(port_text)
     if "acls" not in policy and "grants" not in policy:
-        return True  # neither acls nor grants: allow-all
+        return True  # neither key: allow-all (tailscale/tailscale#2799); "acls": [] or "grants": [] denies all
     for rule in policy.get("acls", []):
         if any(matches(s, src, policy) for s in rule.get("src", rule.get("users", []))):
             for dst in rule.get("dst", rule.get("ports", [])):

@@ -221,6 +221,70 @@ def test_validate_array_runs_tests_against_current_policy(api, tailscale):
     assert malformed.status_code == 400 and "line 1" in malformed.json()["message"]
 
 
+# Tailscale allows all traffic when a policy has neither an "acls" nor a "grants" key (tailscale/tailscale#2799,
+# "by design"; Headscale ports the rule: juanfont/headscale#2734, hscontrol/policy/v2/filter.go); once either key is
+# present, even as an empty list, whatever no rule allows is denied (tailscale/tailscale#19595,
+# juanfont/headscale#3211). The emulator's policy tests must evaluate the same way.
+REACH = {"tagOwners": {"tag:a": ["autogroup:admin"], "tag:b": ["autogroup:admin"]}}
+A_TO_B = [{"src": "tag:a", "accept": ["tag:b:443"]}]
+NOTHING = [{"src": "tag:a", "deny": ["tag:b:443", "tag:b:22", "100.64.0.9:80"]}]
+ALLOW_ALL_SHAPES = [
+    pytest.param({}, id="neither-section"),
+    pytest.param({"ssh": [], "nodeAttrs": []}, id="ssh-and-nodeAttrs-only"),
+    pytest.param({"acls": [{"action": "accept", "src": ["*"], "dst": ["*:*"]}]}, id="allow-all-rule"),
+    pytest.param({"grants": [{"src": ["*"], "dst": ["*"], "ip": ["*"]}]}, id="allow-all-grant"),
+]
+DENY_ALL_SHAPES = [
+    pytest.param({"acls": []}, id="empty-acls"),
+    pytest.param({"grants": []}, id="empty-grants"),
+    pytest.param({"acls": [], "grants": []}, id="both-empty"),
+    pytest.param({"grants": [{"src": ["tag:b"], "dst": ["tag:a"], "ip": ["443"]}]}, id="grants-only-other-way"),
+    pytest.param({"acls": [{"action": "accept", "src": ["tag:b"], "dst": ["tag:a:*"]}]}, id="acls-only-other-way"),
+]
+
+
+def validate(api, doc):
+    resp = api.post(acl_path(api, "/validate"), json=doc)
+    assert resp.status_code == 200
+    return resp.json()
+
+
+@pytest.mark.parametrize("shape", ALLOW_ALL_SHAPES)
+def test_no_acls_and_no_grants_allows_everything_like_the_allow_all_rule(api, shape):
+    assert validate(api, dict(REACH, tests=A_TO_B, **shape)) == {}
+    refused = validate(api, dict(REACH, tests=NOTHING, **shape))
+    assert refused["message"] == "test(s) failed" and len(refused["data"][0]["errors"]) == 3
+
+
+@pytest.mark.parametrize("shape", DENY_ALL_SHAPES)
+def test_an_empty_or_unrelated_acls_or_grants_section_denies(api, shape):
+    assert validate(api, dict(REACH, tests=NOTHING, **shape)) == {}
+    refused = validate(api, dict(REACH, tests=A_TO_B, **shape))
+    assert refused["message"] == "test(s) failed" and "tag:b:443" in refused["data"][0]["errors"][0]
+
+
+def test_the_default_policy_with_its_acls_commented_out_still_allows_everything(api, tailscale):
+    """apenwarr's repro in tailscale/tailscale#2799: comment the default policy's acls section out entirely."""
+    default = api.get(acl_path(api)).text
+    start, end = default.index('\t"acls": ['), default.index('\t// Define users and devices that can use Tailscale SSH.')
+    commented = default[:start] + "".join("\t// " + line.lstrip("\t") + "\n" for line in default[start:end].splitlines()) \
+        + default[end:]
+    assert '"acls"' not in json.dumps(json.loads(set_policy(api, commented, accept="application/json").text))
+    assert api.post(acl_path(api, "/validate"), json=[{"src": "tag:x", "accept": ["100.64.0.7:22"]}]).json() \
+        == {"message": 'tests[0]: tag "tag:x" not found in tagOwners'}
+    assert api.post(acl_path(api, "/validate"), json=[{"src": "alice@example.com", "accept": ["100.64.0.7:22"]}]).json() == {}
+    written = set_policy(api, '{"acls": []}')
+    assert written.status_code == 200
+    assert api.post(acl_path(api, "/validate"), json=[{"src": "alice@example.com", "accept": ["100.64.0.7:22"]}]).json() \
+        ["message"] == "test(s) failed"
+
+
+def test_a_write_whose_tests_expect_deny_under_no_acls_and_no_grants_is_400(api):
+    resp = set_policy(api, json.dumps(dict(REACH, tests=NOTHING)), content_type="application/json")
+    assert resp.status_code == 400 and resp.json()["message"] == "test(s) failed"
+    assert set_policy(api, json.dumps(dict(REACH, tests=A_TO_B)), content_type="application/json").status_code == 200
+
+
 # ------------------------------------------------------------------------------------ keys
 
 
