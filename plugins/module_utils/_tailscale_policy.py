@@ -33,10 +33,10 @@ import time
 from urllib.parse import quote
 
 from ansible_collections.m8trx.deployer.plugins.module_utils import _hujson as hujson
+from ansible_collections.m8trx.deployer.plugins.module_utils._customers import NAME, NAME_RULE
 from ansible_collections.m8trx.deployer.plugins.module_utils._http import PreconditionFailed, tailscale_error_message
 
 MARKER = "m8trx-managed"
-NAME = re.compile(r"^[a-z][a-z0-9-]{1,30}[a-z0-9]$")
 TAG = re.compile(r"^tag:[A-Za-z0-9-]+$")
 OWNER = re.compile(r"^[^\s\"]+$")
 ALLOW_ALL = ({"action": "accept", "src": ["*"], "dst": ["*:*"]}, {"src": ["*"], "dst": ["*"], "ip": ["*"]})
@@ -57,8 +57,7 @@ def validate(params):
         raise ValueError("customers must name at least one customer")
     bad = [repr(n) for n in names if not isinstance(n, str) or not NAME.match(n)]
     if bad:
-        raise ValueError("customers %s are not valid: each name is 3-32 lowercase letters, digits and hyphens, starting "
-                         "with a letter and ending with a letter or digit" % ", ".join(bad))
+        raise ValueError("customers %s are not valid: each name is %s" % (", ".join(bad), NAME_RULE))
     prefix = params["tag_prefix"]
     if not TAG.match(prefix or ""):
         raise ValueError("tag_prefix %r is not valid: it must be tag: followed by letters, digits and dashes (Tailscale "

@@ -209,13 +209,14 @@ from ansible.module_utils.basic import AnsibleModule
 
 from ansible_collections.m8trx.deployer.plugins.module_utils import _tailscale_policy as policy
 from ansible_collections.m8trx.deployer.plugins.module_utils._api import TAILSCALE_ARGSPEC, run_module, tailscale_client, tailscale_tailnet
+from ansible_collections.m8trx.deployer.plugins.module_utils._customers import TAG_PREFIX
 
 
 def main():
     argument_spec = dict(
         customers=dict(type="list", elements="str", required=True),
         state=dict(type="str", choices=["present", "absent"], default="present"),
-        tag_prefix=dict(type="str", default="tag:m8trx-cust-"),
+        tag_prefix=dict(type="str", default=TAG_PREFIX),
         tag_owners=dict(type="list", elements="str", default=["autogroup:admin"]),
         operator_tags=dict(type="list", elements="str", default=["tag:mgmt"]),
         brain_tag=dict(type="str", default="tag:m8trx-brain"),
