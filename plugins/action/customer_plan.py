@@ -36,6 +36,9 @@ class ActionModule(ActionBase):
             limited=dict(type="bool", default=False),
             allow_all=dict(type="bool", default=True),
             read_aws=dict(type="bool", default=False),
+            brain_url=dict(type="str"),
+            agent_fetch_pat=dict(type="str", no_log=True),
+            destroy_confirm=dict(type="str"),
             taken_octets=dict(type="dict", default={}),
             **AWS_OPTIONS
         ))
@@ -55,6 +58,9 @@ class ActionModule(ActionBase):
                               limited=args["limited"], allow_all=args["allow_all"])
         except ValueError as exc:
             return self._fail(result, str(exc))
+        problem = self._check_settings(args, deployments, selected)
+        if problem:
+            return self._fail(result, problem)
 
         taken = dict((int(octet), owner) for octet, owner in args["taken_octets"].items())
         account = {}
@@ -70,6 +76,22 @@ class ActionModule(ActionBase):
             deployment["lead"] = leads.get(deployment["customer"]) == host
         result.update(plans=plans, selected=selected, account=account)
         return result
+
+    @staticmethod
+    def _check_settings(args, deployments, selected):
+        """What the selected deployments need beyond the inventory, still before any API call."""
+        agents = [h for h in selected if deployments[h].get("m8trx_template") == "m8trx_agent"]
+        if agents and args["brain_url"] is not None and not (args["brain_url"] and args["agent_fetch_pat"]):
+            return ("%s use%s the m8trx_agent template, which needs the brain URL (customer_brain_url or M8TRX_BRAIN_URL) "
+                    "and the agent repository token (customer_agent_fetch_pat or M8TRX_AGENT_FETCH_PAT)"
+                    % (", ".join(agents), "s" if len(agents) == 1 else ""))
+        confirmed = [n.strip() for n in (args["destroy_confirm"] or "").split(",") if n.strip()]
+        names = sorted(set(deployments[h].get("m8trx_customer") or h for h in selected))
+        stray = [n for n in confirmed if n not in names]
+        if stray:
+            return ("destroy_confirm=%s does not name a selected customer (%s); type the customer's name (several: "
+                    "comma-separated)" % (args["destroy_confirm"], ", ".join(names)))
+        return None
 
     @staticmethod
     def _fail(result, msg, **extra):

@@ -63,6 +63,18 @@ options:
         that selects every deployment of several customers.
     type: bool
     default: true
+  brain_url:
+    description:
+      - The brain URL the V(m8trx_agent) template needs; when given, every selected V(m8trx_agent) deployment is refused
+        (before any API call) unless it and O(agent_fetch_pat) are non-empty.
+    type: str
+  agent_fetch_pat:
+    description: The agent repository token the V(m8trx_agent) template needs (see O(brain_url)); never shown.
+    type: str
+  destroy_confirm:
+    description:
+      - The destroy confirmation as typed (comma-separated customer names); each name must be a selected customer.
+    type: str
   read_aws:
     description: After validation, read the account id and the existing customer VPCs (their octets stay theirs).
     type: bool

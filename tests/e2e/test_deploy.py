@@ -270,6 +270,7 @@ def test_bad_input_fails_fast_with_a_clear_message_and_no_api_call(deploy, emula
     ([], "no deployment is selected"),
     (["-e", "customer="], "is empty"),
     (["--limit", "customers"], "destroy never acts on the whole inventory"),
+    (["-e", "customer=one"], "destroy_confirm=one,two does not name a selected customer"),
 ])
 def test_destroy_never_takes_a_fleet_wide_selection(deploy, emulators, sandbox_env, tmp_path, args, message):
     before = _requests(emulators, sandbox_env)
