@@ -47,18 +47,18 @@ class ActionModule(ActionBase):
         deployments = dict((host, dict((name, hostvars[host][name]) for name in VARIABLES if name in hostvars[host]))
                            for host in members)
         result["changed"] = False
-        errors = plan(deployments, args["platform_domain"])[1]
+        plans, errors = plan(deployments, args["platform_domain"])
         if not members:
             errors.append("the inventory has no hosts in the group %r: add one host per deployment" % args["group"])
         if errors:
             return self._fail(result, "the inventory has %d problem(s); fix them before anything is deployed:\n- %s"
                               % (len(errors), "\n- ".join(errors)), errors=errors)
         try:
-            selected = select(plan(deployments, args["platform_domain"])[0], customer=args["customer"], hosts=args["hosts"],
-                              limited=args["limited"], allow_all=args["allow_all"])
+            selected = select(plans, customer=args["customer"], hosts=args["hosts"], limited=args["limited"],
+                              allow_all=args["allow_all"])
         except ValueError as exc:
             return self._fail(result, str(exc))
-        problem = self._check_settings(args, deployments, selected)
+        problem = self._check_settings(args, plans, selected)
         if problem:
             return self._fail(result, problem)
 
@@ -68,7 +68,8 @@ class ActionModule(ActionBase):
             account, taken, failure = self._read_account(args, task_vars)
             if failure:
                 return self._fail(result, failure)
-        plans = plan(deployments, args["platform_domain"], taken_octets=taken, account_id=account.get("account_id"))[0]
+        if taken or account:  # the octets and the bucket depend on what AWS holds
+            plans = plan(deployments, args["platform_domain"], taken_octets=taken, account_id=account.get("account_id"))[0]
         leads = {}
         for host in selected:
             leads.setdefault(plans[host]["customer"], host)
@@ -78,15 +79,15 @@ class ActionModule(ActionBase):
         return result
 
     @staticmethod
-    def _check_settings(args, deployments, selected):
+    def _check_settings(args, plans, selected):
         """What the selected deployments need beyond the inventory, still before any API call."""
-        agents = [h for h in selected if deployments[h].get("m8trx_template") == "m8trx_agent"]
+        agents = [h for h in selected if plans[h]["template"] == "m8trx_agent"]
         if agents and args["brain_url"] is not None and not (args["brain_url"] and args["agent_fetch_pat"]):
             return ("%s use%s the m8trx_agent template, which needs the brain URL (customer_brain_url or M8TRX_BRAIN_URL) "
                     "and the agent repository token (customer_agent_fetch_pat or M8TRX_AGENT_FETCH_PAT)"
                     % (", ".join(agents), "s" if len(agents) == 1 else ""))
         confirmed = [n.strip() for n in (args["destroy_confirm"] or "").split(",") if n.strip()]
-        names = sorted(set(deployments[h].get("m8trx_customer") or h for h in selected))
+        names = sorted(set(plans[h]["customer"] for h in selected))
         stray = [n for n in confirmed if n not in names]
         if stray:
             return ("destroy_confirm=%s does not name a selected customer (%s); type the customer's name (several: "

@@ -124,9 +124,10 @@ def check_type(owner, var, value, kinds, expected):
 def _check_host(host, hostvars):
     """Return (deployment, errors) for one inventory host: wrong types first, so that no later check
     compares or hashes a list, a mapping or a number; a variable of the wrong type is not checked again."""
-    errors = [e for e in (check_type(host, var, hostvars[var], kinds, expected)
-                          for var, kinds, expected in TYPES if var in hostvars) if e]
-    mistyped = set(var for var, _kinds, _expected in TYPES if var in hostvars and any(": %s=" % var in e for e in errors))
+    typed = dict((var, check_type(host, var, hostvars[var], kinds, expected))
+                 for var, kinds, expected in TYPES if var in hostvars)
+    mistyped = set(var for var, error in typed.items() if error)
+    errors = [typed[var] for var, _kinds, _expected in TYPES if var in mistyped]
     valid = dict((k, v) for k, v in hostvars.items() if k not in mistyped)
     customer = valid.get("m8trx_customer") or host
     template = valid.get("m8trx_template")
